@@ -1,0 +1,162 @@
+"""Shared fixtures: users and API clients, and real Celery worker processes."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+from workflows.services.tokens import api_token_create
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    """Stub servers listen on 127.0.0.1 (and URLs name it), never on a public address."""
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(is_staff=True, username="staff")
+
+
+@pytest.fixture
+def plain_user(db):
+    return UserFactory(username="plain")
+
+
+@pytest.fixture
+def api(staff_user) -> APIClient:
+    """An API client authenticated as staff with a bearer token."""
+    _, raw = api_token_create(user=staff_user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def plain_api(plain_user) -> APIClient:
+    _, raw = api_token_create(user=plain_user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def allow_loopback(settings) -> None:
+    """Let outbound requests reach the local stub servers."""
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def process_env(**overrides: str) -> dict[str, str]:
+    """The environment a child process needs to share this test's database and broker."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATA_DIR=str(settings.DATA_DIR),
+        DATABASE_URL=_database_url(),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
+        OUTBOUND_ALLOWED_HOSTS="127.0.0.1",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return env
+
+
+class WorkerProcess:
+    """A real ``celery worker`` in its own process group; only the test that started it kills it."""
+
+    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
+        self.log_path = log_path
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 60) -> "WorkerProcess":
+        name = f"test-{uuid.uuid4().hex[:8]}@%h"
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO",
+            "--concurrency=1", "-n", name, "-Q", self.env["CELERY_TASK_DEFAULT_QUEUE"],
+            "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        self.log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if b" ready." in self.log_path.read_bytes():
+                return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"worker did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children, as an OOM killer or a power cut would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real worker processes against the test database and broker; all stopped after."""
+    workers: list[WorkerProcess] = []
+
+    def start(**env: str) -> WorkerProcess:
+        log_path = tmp_path / f"worker-{len(workers)}.log"
+        worker = WorkerProcess(log_path, process_env(**env))
+        workers.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float = 30, interval_s: float = 0.1):
+    """Poll until ``predicate`` returns something truthy; fail the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")

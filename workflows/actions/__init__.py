@@ -1,0 +1,1 @@
+"""Action executors: one class per action type, named in ``registry.ACTION_TYPES``."""

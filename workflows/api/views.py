@@ -1,0 +1,139 @@
+"""Workflows and executions endpoints. Views parse and authorise; services do the work."""
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from workflows import selectors
+from workflows.api.serializers import (
+    ExecuteAcceptedSerializer,
+    ExecutionDetailSerializer,
+    ExecutionSerializer,
+    WorkflowSerializer,
+    WorkflowStatsSerializer,
+)
+from workflows.models import AutomationExecution, AutomationWorkflow, ExecutionStatus, TriggerType
+from workflows.services.executions import execution_cancel, execution_create, execution_retry
+from workflows.services.workflows import workflow_create, workflow_delete, workflow_update
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 200
+
+
+def idempotency_key_from(request: Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
+        raise ValidationError(
+            {IDEMPOTENCY_HEADER: [f"Must be 1 to {IDEMPOTENCY_KEY_MAX} characters."]}
+        )
+    return key
+
+
+def payload_from(request: Request) -> dict[str, Any]:
+    payload = request.data if request.data not in (None, "") else {}
+    if not isinstance(payload, dict):
+        raise ValidationError({"non_field_errors": ["The trigger payload must be a JSON object."]})
+    return payload
+
+
+class WorkflowFilter(django_filters.FilterSet):
+    trigger_type = django_filters.ChoiceFilter(choices=TriggerType.choices)
+
+    class Meta:
+        model = AutomationWorkflow
+        fields = ["is_active", "workflow_type", "trigger_type"]
+
+
+class WorkflowViewSet(viewsets.ModelViewSet):
+    serializer_class = WorkflowSerializer
+    filterset_class = WorkflowFilter
+    search_fields = ["name", "description"]
+    ordering_fields = ["id", "name", "created_at", "last_run_at"]
+
+    def get_queryset(self) -> QuerySet[AutomationWorkflow]:
+        return selectors.workflow_list()
+
+    def perform_create(self, serializer: BaseSerializer[AutomationWorkflow]) -> None:
+        serializer.instance = workflow_create(
+            data=serializer.validated_data, user=self.request.user
+        )
+
+    def perform_update(self, serializer: BaseSerializer[AutomationWorkflow]) -> None:
+        assert serializer.instance is not None
+        serializer.instance = workflow_update(
+            workflow=serializer.instance, data=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: AutomationWorkflow) -> None:
+        workflow_delete(workflow=instance)
+
+    @extend_schema(
+        request={"application/json": {"type": "object", "additionalProperties": True}},
+        responses={202: ExecuteAcceptedSerializer},
+        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)],
+    )
+    @action(detail=True, methods=["post"])
+    def execute(self, request: Request, pk: str | None = None) -> Response:
+        workflow = self.get_object()
+        execution, _created = execution_create(
+            workflow=workflow,
+            trigger_type=TriggerType.MANUAL,
+            payload=payload_from(request),
+            idempotency_key=idempotency_key_from(request),
+        )
+        return Response(
+            {"execution_id": execution.pk, "status": execution.status},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"../../executions/{execution.pk}"},
+        )
+
+    @extend_schema(responses=WorkflowStatsSerializer)
+    @action(detail=True, methods=["get"])
+    def stats(self, request: Request, pk: str | None = None) -> Response:
+        stats = selectors.workflow_stats(workflow=self.get_object())
+        return Response(WorkflowStatsSerializer(stats).data)
+
+
+class ExecutionFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=ExecutionStatus.choices)
+    trigger_type = django_filters.ChoiceFilter(choices=TriggerType.choices)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = AutomationExecution
+        fields = ["workflow", "status", "trigger_type"]
+
+
+class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    filterset_class = ExecutionFilter
+    ordering_fields = ["id", "created_at", "completed_at", "execution_time_ms"]
+    search_fields: list[str] = []
+
+    def get_queryset(self) -> QuerySet[AutomationExecution]:
+        if self.action == "list":
+            return selectors.execution_list()
+        return selectors.execution_detail_list()
+
+    def get_serializer_class(self) -> type[BaseSerializer[AutomationExecution]]:
+        return ExecutionSerializer if self.action == "list" else ExecutionDetailSerializer
+
+    @extend_schema(request=None, responses={200: ExecutionDetailSerializer, 409: OpenApiResponse()})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        execution = execution_retry(execution=self.get_object())
+        return Response(ExecutionDetailSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: ExecutionDetailSerializer, 409: OpenApiResponse()})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        execution = execution_cancel(execution=self.get_object())
+        return Response(ExecutionDetailSerializer(execution).data)

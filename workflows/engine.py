@@ -1,0 +1,389 @@
+"""The engine: runs one execution's steps in order, saving progress after every step.
+
+A worker first *claims* the execution (one conditional UPDATE), which bumps its ``attempt`` — the
+fencing number. Every later write is conditional on that attempt, so a worker that lost its lease
+(paused, partitioned, presumed dead) can never overwrite the work of the attempt that replaced it.
+A re-delivered execution resumes at the first step not yet done; a done step never runs again.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from rest_framework import serializers
+
+from workflows import events
+from workflows.actions.base import ActionError, StepRun
+from workflows.actions.registry import UnknownActionType, action_get
+from workflows.models import (
+    STEP_DONE_STATUSES,
+    AutomationExecution,
+    AutomationExecutionStep,
+    AutomationWorkflow,
+    ExecutionStatus,
+    StepStatus,
+)
+from workflows.retry import RetryPolicy
+from workflows.services.dispatch import execution_dispatch
+from workflows.templating import TemplateError, condition_evaluate, params_render
+
+logger = logging.getLogger(__name__)
+
+
+class StaleAttempt(Exception):
+    """This worker's attempt was superseded; its results are refused."""
+
+
+class CancelRequested(Exception):
+    """Somebody asked for the execution to stop before its next step."""
+
+
+def _ms_since(start: float) -> int:
+    return int((time.monotonic() - start) * 1000)
+
+
+def execution_claim(*, execution_id: int, worker: str) -> AutomationExecution | None:
+    """Take the execution for this worker, or return None when it is not ours to run.
+
+    Claimable: queued and due, or running under an expired lease (its worker is presumed dead).
+    """
+    now = timezone.now()
+    claimable = Q(status=ExecutionStatus.QUEUED) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    ) | Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now)
+    claimed = AutomationExecution.objects.filter(Q(pk=execution_id) & claimable).update(
+        status=ExecutionStatus.RUNNING,
+        attempt=F("attempt") + 1,
+        deliveries=F("deliveries") + 1,
+        locked_by=worker,
+        lease_expires_at=now + timedelta(seconds=settings.EXECUTION_LEASE_S),
+        started_at=Coalesce("started_at", now),
+        next_attempt_at=None,
+        dispatched_at=None,
+    )
+    if not claimed:
+        return None
+    return AutomationExecution.objects.get(pk=execution_id)
+
+
+def execution_run(*, execution_id: int, worker: str) -> None:
+    """Claim the execution and run it to its end, a retry wait, or a refusal."""
+    execution = execution_claim(execution_id=execution_id, worker=worker)
+    if execution is None:
+        logger.info("execution %s is not claimable; nothing to do", execution_id)
+        return
+    try:
+        _Runner(execution).run()
+    except StaleAttempt:
+        logger.warning(
+            "execution %s attempt %s was superseded; its result is refused",
+            execution_id,
+            execution.attempt,
+        )
+
+
+@dataclass
+class _Runner:
+    execution: AutomationExecution
+    steps: dict[int, AutomationExecutionStep] = field(default_factory=dict)
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        execution = self.execution
+        if execution.deliveries > settings.EXECUTION_MAX_DELIVERIES:
+            self._finish(
+                ExecutionStatus.FAILED,
+                f"Gave up after {execution.deliveries - 1} deliveries without progress: the "
+                "worker running this execution kept dying (out of memory, killed, or crashed).",
+            )
+            return
+        if execution.cancel_requested:
+            self._finish(ExecutionStatus.CANCELLED, "Cancelled.")
+            return
+        if execution.attempt > 1 or execution.steps_completed:
+            self.steps = {step.step_index: step for step in execution.steps.all()}
+        context = execution.context
+        context.setdefault("steps", {})
+        try:
+            for index, action in enumerate(execution.definition.get("actions", [])):
+                step = self.steps.get(index)
+                if step is not None and step.status in STEP_DONE_STATUSES:
+                    continue
+                if not self._run_step(index, action, step):
+                    return
+        except CancelRequested:
+            self._finish(ExecutionStatus.CANCELLED, "Cancelled.")
+            return
+        self._finish(ExecutionStatus.COMPLETED, "")
+
+    def _template_context(self) -> dict[str, Any]:
+        execution = self.execution
+        definition = execution.definition
+        return {
+            "trigger": execution.trigger_payload,
+            "article": execution.context.get("article"),
+            "workflow": {"id": execution.workflow_id, "name": definition.get("name", "")},
+            "execution": {"id": execution.pk, "attempt": execution.attempt},
+            "steps": execution.context["steps"],
+            "now": timezone.now().isoformat(),
+        }
+
+    def _run_step(
+        self, index: int, action: dict[str, Any], step: AutomationExecutionStep | None
+    ) -> bool:
+        """Run one step. Returns False when the execution stops here (failed or waiting)."""
+        template_context = self._template_context()
+        condition = action.get("condition")
+        try:
+            if condition and not condition_evaluate(condition, template_context):
+                self._record_done(index, action, step, StepStatus.SKIPPED, {}, 0)
+                return True
+            executor = action_get(action["type"])
+            params = params_render(action.get("params", {}), template_context)
+            params = executor.validate(params, rendered=True)
+        except (TemplateError, UnknownActionType) as exc:
+            return self._step_failed(index, action, step, ActionError(str(exc)), {}, 0)
+        except serializers.ValidationError as exc:
+            error = ActionError(f"Invalid params after rendering: {exc.detail}")
+            return self._step_failed(index, action, step, error, {}, 0)
+        timeout_s = float(action.get("timeout_s") or settings.STEP_DEFAULT_TIMEOUT_S)
+        step = self._record_start(index, action, step, params, timeout_s)
+        started = time.monotonic()
+        run = StepRun(
+            execution_id=self.execution.pk,
+            workflow_id=self.execution.workflow_id,
+            step_id=action["id"],
+            attempt=step.attempts,
+            timeout_s=timeout_s,
+            context=template_context,
+        )
+        try:
+            output = executor.run(params, run)
+        except ActionError as exc:
+            return self._step_failed(index, action, step, exc, params, _ms_since(started))
+        except Exception as exc:
+            logger.exception("action %s of execution %s crashed", action["id"], self.execution.pk)
+            error = ActionError(f"Internal error in {action['type']}: {type(exc).__name__}: {exc}")
+            return self._step_failed(index, action, step, error, params, _ms_since(started))
+        self._record_done(index, action, step, StepStatus.COMPLETED, output, _ms_since(started))
+        return True
+
+    def _step_failed(
+        self,
+        index: int,
+        action: dict[str, Any],
+        step: AutomationExecutionStep | None,
+        error: ActionError,
+        params: dict[str, Any],
+        duration_ms: int,
+    ) -> bool:
+        attempts = step.attempts if step is not None else 0
+        policy = RetryPolicy.from_action(action)
+        if error.retryable and 0 < attempts < policy.max_attempts:
+            self._schedule_retry(step, error, policy.delay_after(attempts), duration_ms)
+            return False
+        output = {"error": error.message}
+        if error.output is not None:
+            output["response"] = error.output
+        self._record_done(
+            index, action, step, StepStatus.FAILED, output, duration_ms, error=error.message
+        )
+        execution = self.execution
+        transaction.on_commit(
+            lambda: events.emit(
+                events.STEP_FAILED,
+                execution_id=execution.pk,
+                workflow_id=execution.workflow_id,
+                step_id=action["id"],
+                step_type=action.get("type", ""),
+                error=error.message,
+            )
+        )
+        if action.get("continue_on_failure"):
+            return True
+        label = action.get("name") or action["id"]
+        self._finish(ExecutionStatus.FAILED, f"Step '{label}' failed: {error.message}")
+        return False
+
+    # --- writes, each fenced on this attempt -----------------------------------------------------
+
+    def _fenced_update(self, **fields: Any) -> None:
+        """Update the execution only if this attempt still owns it and no cancel was asked for."""
+        execution = self.execution
+        updated = AutomationExecution.objects.filter(
+            pk=execution.pk, attempt=execution.attempt, cancel_requested=False
+        ).update(**fields)
+        if updated:
+            return
+        current = AutomationExecution.objects.filter(pk=execution.pk).values(
+            "attempt", "cancel_requested"
+        )
+        row = current.first()
+        if row is None or row["attempt"] != execution.attempt:
+            raise StaleAttempt()
+        raise CancelRequested()
+
+    def _owned_update(self, **fields: Any) -> None:
+        """Update the execution only if this attempt still owns it."""
+        execution = self.execution
+        if not AutomationExecution.objects.filter(
+            pk=execution.pk, attempt=execution.attempt
+        ).update(**fields):
+            raise StaleAttempt()
+
+    def _record_start(
+        self,
+        index: int,
+        action: dict[str, Any],
+        step: AutomationExecutionStep | None,
+        params: dict[str, Any],
+        timeout_s: float,
+    ) -> AutomationExecutionStep:
+        now = timezone.now()
+        # The lease covers the step's timeout plus the usual lease, so a slow step is not taken
+        # for a dead one.
+        lease_until = now + timedelta(seconds=timeout_s + settings.EXECUTION_LEASE_S)
+        with transaction.atomic():
+            if self.execution.lease_expires_at and self.execution.lease_expires_at < lease_until:
+                self._fenced_update(lease_expires_at=lease_until)
+                self.execution.lease_expires_at = lease_until
+            if step is None:
+                step = AutomationExecutionStep(
+                    execution=self.execution,
+                    step_index=index,
+                    step_id=action["id"],
+                    step_name=action.get("name", ""),
+                    step_type=action["type"],
+                )
+            step.status = StepStatus.RUNNING
+            step.input = params
+            step.attempts += 1
+            step.started_at = now
+            step.error_message = ""
+            step.save()
+        self.steps[index] = step
+        return step
+
+    def _record_done(
+        self,
+        index: int,
+        action: dict[str, Any],
+        step: AutomationExecutionStep | None,
+        status: str,
+        output: dict[str, Any],
+        duration_ms: int,
+        *,
+        error: str = "",
+    ) -> None:
+        execution = self.execution
+        now = timezone.now()
+        if step is None:
+            step = AutomationExecutionStep(
+                execution=execution,
+                step_index=index,
+                step_id=action["id"],
+                step_name=action.get("name", ""),
+                step_type=action.get("type", ""),
+                started_at=now,
+            )
+        step.status = status
+        step.output = output
+        step.error_message = error
+        step.completed_at = now
+        step.execution_time_ms = duration_ms
+        counts = status != StepStatus.FAILED or action.get("continue_on_failure")
+        execution.context["steps"][action["id"]] = output
+        if counts:
+            execution.steps_completed += 1
+        progress = {
+            "context": execution.context,
+            "steps_completed": execution.steps_completed,
+            "deliveries": 0,
+        }
+        cancel = False
+        with transaction.atomic():
+            try:
+                self._fenced_update(**progress)
+            except CancelRequested:
+                # The step's result is still ours to record; the execution stops after it.
+                self._owned_update(**progress)
+                cancel = True
+            step.save()
+        self.steps[index] = step
+        if cancel:
+            raise CancelRequested()
+
+    def _schedule_retry(
+        self, step: AutomationExecutionStep | None, error: ActionError, delay_s: float, ms: int
+    ) -> None:
+        assert step is not None
+        execution = self.execution
+        due = timezone.now() + timedelta(seconds=delay_s)
+        step.status = StepStatus.RETRYING
+        step.error_message = error.message
+        step.execution_time_ms = ms
+        step.output = {"error": error.message, "retry_at": due.isoformat()}
+        # Short waits ride on a broker countdown; longer ones are left to the sweep, which sends
+        # the execution when it is due (broker ETAs beyond the visibility timeout duplicate).
+        short = delay_s <= settings.RETRY_COUNTDOWN_MAX_S
+        with transaction.atomic():
+            self._fenced_update(
+                status=ExecutionStatus.QUEUED,
+                next_attempt_at=due,
+                dispatched_at=due if short else None,
+                lease_expires_at=None,
+                locked_by="",
+                deliveries=0,
+            )
+            step.save()
+            if short:
+                execution_dispatch(execution.pk, countdown=delay_s)
+
+    def _finish(self, status: str, error: str) -> None:
+        execution = self.execution
+        now = timezone.now()
+        started = execution.started_at or now
+        elapsed_ms = max(0, int((now - started).total_seconds() * 1000))
+        with transaction.atomic():
+            self._owned_update(
+                status=status,
+                completed_at=now,
+                execution_time_ms=elapsed_ms,
+                error_message=error,
+                lease_expires_at=None,
+                locked_by="",
+            )
+            if status != ExecutionStatus.CANCELLED:
+                _workflow_counters_update(execution.workflow_id, status, elapsed_ms, now)
+            transaction.on_commit(
+                lambda: events.emit(
+                    events.EXECUTION_FINISHED,
+                    execution_id=execution.pk,
+                    workflow_id=execution.workflow_id,
+                    status=status,
+                    error=error,
+                    execution_time_ms=elapsed_ms,
+                )
+            )
+
+
+def _workflow_counters_update(workflow_id: int, status: str, elapsed_ms: int, now: Any) -> None:
+    """Move the workflow's counters and running average in one atomic UPDATE."""
+    finished = F("success_count") + F("failure_count")
+    succeeded = status == ExecutionStatus.COMPLETED
+    AutomationWorkflow.objects.filter(pk=workflow_id).update(
+        run_count=F("run_count") + 1,
+        success_count=F("success_count") + int(succeeded),
+        failure_count=F("failure_count") + int(not succeeded),
+        avg_execution_time_ms=(F("avg_execution_time_ms") * finished + elapsed_ms) / (finished + 1),
+        last_run_at=now,
+        last_status=status,
+    )

@@ -1,0 +1,212 @@
+"""The kernel's tables: workflows, their executions and each execution's steps."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class WorkflowType(models.TextChoices):
+    CONTENT_PUBLISHING = "content_publishing", "Content publishing"
+    SOCIAL_SHARING = "social_sharing", "Social sharing"
+    MONITORING = "monitoring", "Monitoring"
+    OPTIMIZATION = "optimization", "Optimization"
+    NOTIFICATION = "notification", "Notification"
+    INTEGRATION = "integration", "Integration"
+    CUSTOM = "custom", "Custom"
+
+
+class TriggerType(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    PUBLISH = "publish", "Article published"
+    SCHEDULE = "schedule", "Schedule"
+    EVENT = "event", "Event"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class AutomationWorkflow(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    workflow_type = models.CharField(
+        max_length=32, choices=WorkflowType.choices, default=WorkflowType.CUSTOM
+    )
+    trigger = models.JSONField(default=dict)
+    trigger_type = models.CharField(
+        max_length=16, choices=TriggerType.choices, default=TriggerType.MANUAL, editable=False
+    )
+    actions = models.JSONField(default=list)
+    schedule = models.CharField(max_length=120, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    run_count = models.PositiveIntegerField(default=0, editable=False)
+    success_count = models.PositiveIntegerField(default=0, editable=False)
+    failure_count = models.PositiveIntegerField(default=0, editable=False)
+    avg_execution_time_ms = models.FloatField(default=0.0, editable=False)
+    last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_status = models.CharField(max_length=16, blank=True, default="", editable=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["is_active", "trigger_type"], name="workflow_active_trigger"),
+            models.Index(fields=["workflow_type"], name="workflow_type"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExecutionStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATUSES = (
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.CANCELLED,
+)
+
+
+class AutomationExecution(models.Model):
+    workflow = models.ForeignKey(
+        AutomationWorkflow, on_delete=models.CASCADE, related_name="executions"
+    )
+    status = models.CharField(
+        max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED
+    )
+    trigger_type = models.CharField(max_length=16, choices=TriggerType.choices)
+    trigger_payload = models.JSONField(default=dict, blank=True)
+    # The definition the execution runs with (trigger, actions, workflow version), frozen at
+    # creation so an edit to the workflow never changes a run already under way.
+    definition = models.JSONField(default=dict)
+    workflow_version = models.PositiveIntegerField(default=1)
+    # Template context carried between steps: {"steps": {action_id: output}, ...}.
+    context = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=200, blank=True, default="")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    execution_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    steps_completed = models.PositiveIntegerField(default=0)
+    steps_total = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True, default="")
+
+    # Durability: who holds the execution, until when, and a fencing number that every state
+    # write is conditional on, so a worker that lost its lease cannot overwrite a newer attempt.
+    attempt = models.PositiveIntegerField(default=0)
+    deliveries = models.PositiveIntegerField(default=0)
+    locked_by = models.CharField(max_length=200, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="execution_idempotency_key_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workflow", "-created_at"], name="execution_workflow_created"),
+            models.Index(fields=["status", "-created_at"], name="execution_status_created"),
+            models.Index(fields=["-created_at"], name="execution_created"),
+            models.Index(
+                fields=["status", "lease_expires_at"],
+                condition=Q(status__in=["queued", "running"]),
+                name="execution_unfinished",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Execution {self.pk} of workflow {self.workflow_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class StepStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    RETRYING = "retrying", "Retrying"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+# A step in one of these states never runs again in the same execution.
+STEP_DONE_STATUSES = (StepStatus.COMPLETED, StepStatus.SKIPPED, StepStatus.FAILED)
+
+
+class AutomationExecutionStep(models.Model):
+    execution = models.ForeignKey(
+        AutomationExecution, on_delete=models.CASCADE, related_name="steps"
+    )
+    step_index = models.PositiveIntegerField()
+    step_id = models.CharField(max_length=64)
+    step_name = models.CharField(max_length=200, blank=True, default="")
+    step_type = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=StepStatus.choices)
+    input = models.JSONField(default=dict, blank=True)
+    output = models.JSONField(default=dict, blank=True)
+    error_message = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    execution_time_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["execution_id", "step_index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["execution", "step_index"], name="execution_step_index_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["step_type", "status"], name="step_type_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Step {self.step_index} ({self.step_id}) of execution {self.execution_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.execution_id}-{self.step_id}"
+
+
+class ApiToken(models.Model):
+    """A revocable API token. Only a SHA-256 digest of the token is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True, default="")
+    prefix = models.CharField(max_length=12)
+    key_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,186 @@
+"""Writes on executions: create (trigger), cancel, retry, and the sweep that recovers lost work."""
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from workflows.models import (
+    FINISHED_STATUSES,
+    AutomationExecution,
+    AutomationWorkflow,
+    ExecutionStatus,
+    StepStatus,
+)
+from workflows.services.dispatch import execution_dispatch
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+
+
+class ExecutionConflict(Exception):
+    """The execution is not in a state that allows the operation."""
+
+
+def _definition_snapshot(workflow: AutomationWorkflow) -> dict[str, Any]:
+    return {
+        "name": workflow.name,
+        "version": workflow.version,
+        "trigger": workflow.trigger,
+        "actions": workflow.actions,
+    }
+
+
+def execution_create(
+    *,
+    workflow: AutomationWorkflow,
+    trigger_type: str,
+    payload: Any = None,
+    idempotency_key: str | None = None,
+    context: dict[str, Any] | None = None,
+) -> tuple[AutomationExecution, bool]:
+    """Create a queued execution and send it to a worker after commit.
+
+    Returns ``(execution, created)``; with an ``idempotency_key`` already used for this workflow,
+    the first execution is returned and nothing new starts.
+    """
+    if idempotency_key:
+        existing = AutomationExecution.objects.filter(
+            workflow=workflow, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            execution = AutomationExecution.objects.create(
+                workflow=workflow,
+                trigger_type=trigger_type,
+                trigger_payload=payload if payload is not None else {},
+                definition=_definition_snapshot(workflow),
+                workflow_version=workflow.version,
+                context={**(context or {}), "steps": {}},
+                idempotency_key=idempotency_key or "",
+                steps_total=len(workflow.actions),
+                dispatched_at=timezone.now(),
+            )
+            execution_dispatch(execution.pk)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # A concurrent request with the same key won the race.
+        return AutomationExecution.objects.get(
+            workflow=workflow, idempotency_key=idempotency_key
+        ), False
+    return execution, True
+
+
+def execution_cancel(*, execution: AutomationExecution) -> AutomationExecution:
+    """Cancel a queued execution now, or ask a running one to stop before its next step.
+
+    Raises ExecutionConflict when the execution already finished.
+    """
+    with transaction.atomic():
+        locked = AutomationExecution.objects.select_for_update().get(pk=execution.pk)
+        if locked.status in FINISHED_STATUSES:
+            raise ExecutionConflict(f"Execution {locked.pk} already {locked.status}.")
+        if locked.status == ExecutionStatus.QUEUED:
+            now = timezone.now()
+            locked.status = ExecutionStatus.CANCELLED
+            locked.completed_at = now
+            locked.error_message = "Cancelled."
+            locked.next_attempt_at = None
+            locked.cancel_requested = True
+            locked.save(
+                update_fields=[
+                    "status",
+                    "completed_at",
+                    "error_message",
+                    "next_attempt_at",
+                    "cancel_requested",
+                ]
+            )
+        else:
+            locked.cancel_requested = True
+            locked.save(update_fields=["cancel_requested"])
+    return locked
+
+
+def execution_retry(*, execution: AutomationExecution) -> AutomationExecution:
+    """Resume a failed execution from its failed step, keeping the outputs of completed steps.
+
+    Raises ExecutionConflict unless the execution failed.
+    """
+    with transaction.atomic():
+        locked = AutomationExecution.objects.select_for_update().get(pk=execution.pk)
+        if locked.status != ExecutionStatus.FAILED:
+            raise ExecutionConflict(
+                f"Only failed executions can be retried; execution {locked.pk} is {locked.status}."
+            )
+        failed = list(
+            locked.steps.filter(
+                status__in=[StepStatus.FAILED, StepStatus.RETRYING, StepStatus.RUNNING]
+            )
+        )
+        actions = locked.definition.get("actions", [])
+        resumable = [
+            step.pk
+            for step in failed
+            if step.status != StepStatus.FAILED
+            or not (
+                step.step_index < len(actions)
+                and actions[step.step_index].get("continue_on_failure")
+            )
+        ]
+        locked.steps.filter(pk__in=resumable).delete()
+        locked.status = ExecutionStatus.QUEUED
+        locked.error_message = ""
+        locked.completed_at = None
+        locked.execution_time_ms = None
+        locked.next_attempt_at = None
+        locked.deliveries = 0
+        locked.cancel_requested = False
+        locked.dispatched_at = timezone.now()
+        locked.save()
+        execution_dispatch(locked.pk)
+    return locked
+
+
+def _due_for_resend(now: datetime) -> Q:
+    requeue_before = now - timedelta(seconds=settings.EXECUTION_REQUEUE_AFTER_S)
+    queued = (
+        Q(status=ExecutionStatus.QUEUED)
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        & (Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=requeue_before))
+    )
+    expired = Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now) & (
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=requeue_before)
+    )
+    return queued | expired
+
+
+def execution_sweep(*, now: datetime | None = None) -> int:
+    """Re-send executions whose message was lost, whose worker died, or whose retry is due.
+
+    Rows are locked with SKIP LOCKED, so two sweeps running at once never send the same
+    execution twice. Returns how many executions were re-sent.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(
+            AutomationExecution.objects.select_for_update(skip_locked=True)
+            .filter(_due_for_resend(now))
+            .order_by("id")
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        if not rows:
+            return 0
+        AutomationExecution.objects.filter(pk__in=rows).update(dispatched_at=now)
+        for execution_id in rows:
+            execution_dispatch(execution_id)
+    logger.info("sweep re-sent %d executions", len(rows))
+    return len(rows)
