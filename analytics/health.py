@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from django.db import connection
 
 Probe = Callable[[], str]
@@ -18,7 +19,8 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    with current_app.connection_for_write() as conn:
+    # A fresh connection to the configured URL: a pooled one could hide a broker that went away.
+    with current_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
     return "connected"
 

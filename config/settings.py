@@ -203,6 +203,8 @@ CELERY_BEAT_SCHEDULE = {
     "workflows-sweep": {"task": "workflows.sweep", "schedule": EXECUTION_SWEEP_INTERVAL_S},
 }
 STEP_DEFAULT_TIMEOUT_S = env_float("STEP_DEFAULT_TIMEOUT_S", 30.0)
+# Workflows that trigger workflows (publish → publish-triggered → …) stop at this depth.
+TRIGGER_MAX_DEPTH = env_int("TRIGGER_MAX_DEPTH", 5)
 # Retry waits up to this long ride on a broker countdown; longer ones are sent by the sweep.
 RETRY_COUNTDOWN_MAX_S = env_float("RETRY_COUNTDOWN_MAX_S", 60.0)
 

@@ -164,6 +164,7 @@ class _Runner:
             attempt=step.attempts,
             timeout_s=timeout_s,
             context=template_context,
+            depth=int(self.execution.context.get("depth", 0)),
         )
         try:
             output = executor.run(params, run)

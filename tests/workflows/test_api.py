@@ -358,14 +358,8 @@ def test_health_reports_database_and_broker(api):
 
 
 def test_health_is_503_when_the_broker_is_unreachable(settings):
-    from config.celery import app
-
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    try:
-        response = APIClient().get(f"{BASE}/health")
-    finally:
-        app.conf.broker_url = original
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    response = APIClient().get(f"{BASE}/health")
     assert response.status_code == 503
     assert response.json()["components"]["broker"]["ok"] is False
 

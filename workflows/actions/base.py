@@ -30,6 +30,8 @@ class StepRun:
     attempt: int
     timeout_s: float
     context: Mapping[str, Any] = field(default_factory=dict)
+    # How many triggers deep this execution is (0: started by a person, schedule or webhook).
+    depth: int = 0
     heartbeat: Callable[[], None] = lambda: None
 
     @property

@@ -20,7 +20,6 @@ from types import FrameType
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-import gunicorn
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -189,10 +188,9 @@ def child_commands(host: str, port: int) -> dict[str, list[str]]:
         f"--graceful-timeout={int(STOP_GRACE_S) - 2}",
         "--access-logfile=-",
         "--error-logfile=-",
-    ]
-    if gunicorn.version_info >= (25, 1):
         # Otherwise every instance shares one control socket under $HOME, which nothing here uses.
-        web.append("--no-control-socket")
+        "--no-control-socket",
+    ]
     return {
         "web": web,
         "worker": [*celery, "worker", "--loglevel=INFO", "--concurrency=2"],
