@@ -249,11 +249,13 @@ class _Runner:
         timeout_s: float,
     ) -> AutomationExecutionStep:
         now = timezone.now()
-        # The lease covers the step's timeout plus the usual lease, so a slow step is not taken
-        # for a dead one.
+        # The lease covers this step's timeout plus the usual lease, so a slow step is not taken
+        # for a dead one, and a fast step after a slow one does not keep the slow one's lease.
         lease_until = now + timedelta(seconds=timeout_s + settings.EXECUTION_LEASE_S)
+        current = self.execution.lease_expires_at
+        slack = timedelta(seconds=settings.EXECUTION_LEASE_S)
         with transaction.atomic():
-            if self.execution.lease_expires_at and self.execution.lease_expires_at < lease_until:
+            if current is None or not lease_until <= current <= lease_until + slack:
                 self._fenced_update(lease_expires_at=lease_until)
                 self.execution.lease_expires_at = lease_until
             if step is None:
