@@ -49,3 +49,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_mapping(name: str) -> dict[str, str]:
+    """``key=value,key=value`` → dict."""
+    mapping = {}
+    for item in env_list(name, []):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImproperlyConfigured(f"{name} must be key=value pairs, got {item!r}")
+        mapping[key.strip()] = value.strip()
+    return mapping

@@ -7,8 +7,11 @@ mode and kombu's filesystem broker under ``DATA_DIR``). ``.env.example`` lists t
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from alerts.email_config import email_url_settings
+from config.env import env_bool, env_float, env_int, env_list, env_mapping, env_str
+from integrations.keyfile import key_file_load_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -16,10 +19,16 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- Core -----------------------------------------------------------------------------------------
 
+# "production" refuses to start without the secrets the embedded default would make up.
+DJANGO_ENV = env_str("DJANGO_ENV", "development")
+if DJANGO_ENV not in ("development", "production"):
+    raise ImproperlyConfigured(f"DJANGO_ENV must be development or production, got {DJANGO_ENV!r}")
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-set-SECRET_KEY-in-production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Where this site is reached from outside: links in alerts and notifications start with it.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -93,8 +102,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests that run a real worker process share the test database through a file.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+else:
+    # Names this process's connections in pg_stat_activity (an operator can tell who is who).
+    DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = env_str(
+        "DB_APPLICATION_NAME", "workflows"
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache ----------------------------------------------------------------------------------------
+# Rate limits count in the cache: give every process the same one (Redis) in production.
+
+CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # --- Auth, i18n, static ---------------------------------------------------------------------------
 
@@ -139,6 +165,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "workflows.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"webhook": env_str("WEBHOOK_RATE_LIMIT", "600/minute")},
     "PAGE_SIZE": 50,
 }
 
@@ -165,6 +192,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
         "control_folder": str(BROKER_DIR / "control"),
+        # The worker looks for new message files this often (kombu's default is once a second).
+        "polling_interval": 0.05,
     }
     (BROKER_DIR / "control").mkdir(exist_ok=True)
 else:
@@ -201,8 +230,19 @@ EXECUTION_RETENTION_DAYS = env_int("EXECUTION_RETENTION_DAYS", 90)
 
 CELERY_BEAT_SCHEDULE = {
     "workflows-sweep": {"task": "workflows.sweep", "schedule": EXECUTION_SWEEP_INTERVAL_S},
+    "workflows-prune": {"task": "workflows.prune", "schedule": 3600.0},
 }
 STEP_DEFAULT_TIMEOUT_S = env_float("STEP_DEFAULT_TIMEOUT_S", 30.0)
+# Action types of this installation beside the built-in ones: "type=dotted.path.Class,…".
+ACTION_TYPES_EXTRA = env_mapping("ACTION_TYPES_EXTRA")
+# Schedule triggers: a fire later than this after its slot (Beat was down) is skipped, unless
+# the latest missed slot should run once when Beat comes back.
+SCHEDULE_MISFIRE_GRACE_S = env_float("SCHEDULE_MISFIRE_GRACE_S", 300.0)
+SCHEDULE_CATCH_UP_LAST = env_bool("SCHEDULE_CATCH_UP_LAST", False)
+# Webhook triggers: how long a replaced signing secret stays valid, and the signature tolerance.
+WEBHOOK_SECRET_OVERLAP_S = env_int("WEBHOOK_SECRET_OVERLAP_S", 86400)
+WEBHOOK_SIGNATURE_TOLERANCE_S = env_int("WEBHOOK_SIGNATURE_TOLERANCE_S", 300)
+WEBHOOK_SECRET_MIN_CHARS = 16
 # Workflows that trigger workflows (publish → publish-triggered → …) stop at this depth.
 TRIGGER_MAX_DEPTH = env_int("TRIGGER_MAX_DEPTH", 5)
 # Retry waits up to this long ride on a broker countdown; longer ones are sent by the sweep.
@@ -221,12 +261,89 @@ OUTBOUND_MAX_RESPONSE_BYTES = env_int("OUTBOUND_MAX_RESPONSE_BYTES", 5 * 1024 * 
 OUTBOUND_MAX_REDIRECTS = 3
 OUTBOUND_USER_AGENT = "workflow-orchestration/0.1"
 
+# --- Integrations ---------------------------------------------------------------------------------
+# Connection secrets are encrypted at rest with these Fernet keys: the first encrypts, all decrypt.
+# Rotate: put a new key first, run `manage.py rotate_encryption_keys`, then drop the old key.
+# Unset, the embedded default keeps one generated key in DATA_DIR/encryption.key (mode 0600).
+
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
+if not FIELD_ENCRYPTION_KEYS:
+    if DJANGO_ENV == "production":
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS is required when DJANGO_ENV=production (comma-separated Fernet"
+            " keys; make one with: python -c 'from cryptography.fernet import Fernet;"
+            " print(Fernet.generate_key().decode())')"
+        )
+    FIELD_ENCRYPTION_KEYS = [key_file_load_or_create(DATA_DIR / "encryption.key")]
+
+# --- Content --------------------------------------------------------------------------------------
+
+# Where a published article lives on the public site ({slug} and {id} are filled in); workflows see
+# it as ``article.url``.
+ARTICLE_URL_TEMPLATE = env_str("ARTICLE_URL_TEMPLATE", "/articles/{slug}/")
+
+# --- API orchestration ----------------------------------------------------------------------------
+
+# How many calls of one parallel run may be in flight at once (threads per run).
+ORCHESTRATION_POOL_SIZE = env_int("ORCHESTRATION_POOL_SIZE", 8)
+if not 1 <= ORCHESTRATION_POOL_SIZE <= 64:
+    raise ImproperlyConfigured(
+        f"ORCHESTRATION_POOL_SIZE must be from 1 to 64, got {ORCHESTRATION_POOL_SIZE}"
+    )
+# Re-sends runs whose message was lost and fails runs whose worker died.
+CELERY_BEAT_SCHEDULE["orchestration-sweep"] = {"task": "orchestration.sweep", "schedule": 30.0}
+
+# --- Alerts ---------------------------------------------------------------------------------------
+
+# execution.slow fires for an execution that took longer than this (an alert may set its own).
+ALERT_SLOW_THRESHOLD_MS = env_int("ALERT_SLOW_THRESHOLD_MS", 300_000)
+# A delivery is tried this many times, waiting BACKOFF_S, then twice as long each time (capped).
+ALERT_DELIVERY_MAX_ATTEMPTS = env_int("ALERT_DELIVERY_MAX_ATTEMPTS", 5)
+ALERT_DELIVERY_BACKOFF_S = env_float("ALERT_DELIVERY_BACKOFF_S", 10.0)
+ALERT_DELIVERY_BACKOFF_MAX_S = env_float("ALERT_DELIVERY_BACKOFF_MAX_S", 600.0)
+# A worker sending a delivery holds it this long; after that the sweep may send it again.
+ALERT_DELIVERY_LEASE_S = env_float("ALERT_DELIVERY_LEASE_S", 120.0)
+if ALERT_DELIVERY_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("ALERT_DELIVERY_MAX_ATTEMPTS must be at least 1")
+# Sends deliveries whose wait ended (throttle windows, retries) and those whose message was lost.
+CELERY_BEAT_SCHEDULE["alerts-sweep"] = {"task": "alerts.sweep", "schedule": 10.0}
+
+# --- Email ----------------------------------------------------------------------------------------
+# The email alert channel uses these when it has no smtp connection. EMAIL_URL sets them all at
+# once (smtp://user:pass@host:587, smtps://…:465, console://); else the usual EMAIL_* variables.
+# With neither, mail is printed to the log (console backend).
+
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "workflows@localhost")
+if env_str("EMAIL_URL", ""):
+    globals().update(email_url_settings(env_str("EMAIL_URL", "")))
+
 # --- Logging --------------------------------------------------------------------------------------
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Replaces every connection secret this process has seen with "[redacted]".
+    "filters": {"redact_secrets": {"()": "integrations.redaction.SecretsFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

@@ -202,6 +202,13 @@ def check_url(url: str, *, resolver: Resolver | None = None) -> list[str]:
     return _vet(_parse(url), resolver or _getaddrinfo)
 
 
+def check_host(host: str, port: int, *, resolver: Resolver | None = None) -> list[str]:
+    """Return the vetted addresses of ``host`` for a protocol other than HTTP (SMTP), by the same
+    rules as check_url; connect to one of them, not to the name. Raises as check_url does."""
+    target = _Target("tcp", _ascii_host(host.strip().strip("[]").lower()), port, "", "", None)
+    return _vet(target, resolver or _getaddrinfo)
+
+
 def _perform(hop: _Hop, call: _Call) -> OutboundResponse | _Redirect:
     target = _parse(hop.url)
     address = _vet(target, call.resolver)[0]

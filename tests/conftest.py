@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
@@ -20,10 +21,27 @@ from workflows.services.tokens import api_token_create
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Full-cost password hashing would add about a second to every test that makes a user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def httpserver_listen_address():
     """Stub servers listen on 127.0.0.1 (and URLs name it), never on a public address."""
     return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def threaded_httpserver() -> Iterator[HTTPServer]:
+    """A stub server that answers requests concurrently (one request may block the others not)."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
 
 
 @pytest.fixture
@@ -85,34 +103,31 @@ def process_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-class WorkerProcess:
-    """A real ``celery worker`` in its own process group; only the test that started it kills it."""
+class CeleryProcess:
+    """A real ``celery worker`` or ``celery beat`` in its own process group; only the test that
+    started it kills it."""
 
-    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
+    def __init__(self, arguments: list[str], ready: bytes, log_path: Path, env: dict[str, str]):
+        self.command = [sys.executable, "-m", "celery", "-A", "config", *arguments]
+        self.ready = ready
         self.log_path = log_path
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout_s: float = 60) -> "WorkerProcess":
-        name = f"test-{uuid.uuid4().hex[:8]}@%h"
-        command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO",
-            "--concurrency=1", "-n", name, "-Q", self.env["CELERY_TASK_DEFAULT_QUEUE"],
-            "--without-gossip", "--without-mingle",
-        ]  # fmt: skip
+    def start(self, timeout_s: float = 60) -> "CeleryProcess":
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            self.command, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if b" ready." in self.log_path.read_bytes():
+            if self.ready in self.log_path.read_bytes():
                 return self
             if self.process.poll() is not None:
                 break
             time.sleep(0.1)
-        raise RuntimeError(f"worker did not start:\n{self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(f"{self.command} did not start:\n{self.log_path.read_text()[-3000:]}")
 
     @property
     def pid(self) -> int:
@@ -120,7 +135,7 @@ class WorkerProcess:
         return self.process.pid
 
     def kill(self) -> None:
-        """SIGKILL the worker and its pool children, as an OOM killer or a power cut would."""
+        """SIGKILL the process and its children, as an OOM killer or a power cut would."""
         if self.process and self.process.poll() is None:
             os.killpg(self.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
@@ -132,19 +147,49 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., WorkerProcess]]:
+def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., CeleryProcess]]:
     """Start real worker processes against the test database and broker; all stopped after."""
-    workers: list[WorkerProcess] = []
+    processes: list[CeleryProcess] = []
 
-    def start(**env: str) -> WorkerProcess:
-        log_path = tmp_path / f"worker-{len(workers)}.log"
-        worker = WorkerProcess(log_path, process_env(**env))
-        workers.append(worker)
+    def start(concurrency: int = 1, **env: str) -> CeleryProcess:
+        environment = process_env(**env)
+        arguments = [
+            "worker", "--loglevel=INFO", f"--concurrency={concurrency}",
+            "-n", f"test-{uuid.uuid4().hex[:8]}@%h", "-Q", environment["CELERY_TASK_DEFAULT_QUEUE"],
+            "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        log_path = tmp_path / f"worker-{len(processes)}.log"
+        worker = CeleryProcess(arguments, b" ready.", log_path, environment)
+        processes.append(worker)
         return worker.start()
 
     yield start
-    for worker in workers:
-        worker.stop()
+    for process in processes:
+        process.stop()
+
+
+@pytest.fixture
+def start_beat(transactional_db, tmp_path) -> Iterator[Callable[..., CeleryProcess]]:
+    """Start real Celery Beat processes (DatabaseScheduler); all stopped after."""
+    processes: list[CeleryProcess] = []
+
+    def start(**env: str) -> CeleryProcess:
+        index = len(processes)
+        arguments = [
+            "beat", "--loglevel=DEBUG", "--max-interval=1",
+            "--scheduler=django_celery_beat.schedulers:DatabaseScheduler",
+            f"--schedule={tmp_path / f'beat-{index}.db'}",
+            f"--pidfile={tmp_path / f'beat-{index}.pid'}",
+        ]  # fmt: skip
+        beat = CeleryProcess(
+            arguments, b"beat: Starting", tmp_path / f"beat-{index}.log", process_env(**env)
+        )
+        processes.append(beat)
+        return beat.start()
+
+    yield start
+    for process in processes:
+        process.stop()
 
 
 def wait_for(predicate: Callable[[], object], timeout_s: float = 30, interval_s: float = 0.1):

@@ -24,3 +24,62 @@ class WorkflowFactory(factory.django.DjangoModelFactory):
     actions = factory.LazyFunction(
         lambda: [{"id": "set", "type": "transform", "params": {"values": {"x": 1}}}]
     )
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    """A webhook connection by default; pass platform, credentials, webhook_url, config."""
+
+    class Meta:
+        model = "integrations.IntegrationConnection"
+
+    name = factory.Sequence(lambda n: f"Connection {n}")
+    platform = "webhook"
+    webhook_url = "https://hooks.example.com/in/abc"
+    credentials = factory.LazyFunction(dict)
+    config = factory.LazyFunction(dict)
+
+
+class ArticleFactory(factory.django.DjangoModelFactory):
+    """An article row without versions; use versioning.services.article_create for history."""
+
+    class Meta:
+        model = "versioning.Article"
+
+    title = factory.Sequence(lambda n: f"Article {n}")
+    slug = factory.Sequence(lambda n: f"article-{n}")
+    content = "Some words to read."
+
+
+class OrchestrationFactory(factory.django.DjangoModelFactory):
+    """A sequential orchestration of one GET; pass type, api_calls, dependencies, retry_strategy."""
+
+    class Meta:
+        model = "orchestration.APIOrchestration"
+
+    name = factory.Sequence(lambda n: f"Orchestration {n}")
+    type = "sequential"
+    api_calls = factory.LazyFunction(
+        lambda: [{"id": "ping", "method": "GET", "url": "https://api.example.com/ping"}]
+    )
+    dependencies = factory.LazyFunction(dict)
+    retry_strategy = factory.LazyFunction(dict)
+
+
+class AlertFactory(factory.django.DjangoModelFactory):
+    """A global in-app alert on execution.failed; pass channel, connection, workflow, events."""
+
+    class Meta:
+        model = "alerts.AutomationAlert"
+
+    name = factory.Sequence(lambda n: f"Alert {n}")
+    channel = "in_app"
+    events = factory.LazyFunction(lambda: ["execution.failed"])
+    recipients = factory.LazyFunction(list)
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "alerts.Notification"
+
+    user = factory.SubFactory(UserFactory)
+    title = factory.Sequence(lambda n: f"Notification {n}")

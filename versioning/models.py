@@ -36,7 +36,9 @@ class Article(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["status", "-published_at"], name="article_status_published")]
+        indexes = [
+            models.Index(fields=["status", "-published_at"], name="article_status_published")
+        ]
 
     def __str__(self) -> str:
         return self.title

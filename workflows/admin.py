@@ -36,8 +36,12 @@ class AutomationWorkflowAdmin(admin.ModelAdmin):
     ]
     list_filter = ["is_active", "workflow_type", "trigger_type", "last_status"]
     search_fields = ["name", "description"]
+    # Signing secrets are set through the API (write-only); the admin never renders them.
+    exclude = ["webhook_secret", "webhook_secret_previous"]
     readonly_fields = [
         "trigger_type",
+        "webhook_token",
+        "webhook_secret_rotated_at",
         "version",
         "run_count",
         "success_count",

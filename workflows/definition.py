@@ -27,7 +27,8 @@ ACTION_KEYS = {
     "timeout_s",
     "continue_on_failure",
 }
-TRIGGER_KEYS = {"type", "filter", "event", "timezone"}
+TRIGGER_KEYS = {"type", "filter", "event", "timezone", "interval_s"}
+MAX_INTERVAL_S = 7 * 86400
 
 Errors = dict[str, Any]
 
@@ -70,6 +71,13 @@ def _trigger_errors(trigger: Any, schedule: Any) -> Errors:
         errors["event"] = ["An event trigger needs the event name in 'event'."]
     if "filter" in trigger and not isinstance(trigger["filter"], dict):
         errors["filter"] = ["Must be an object of article field: value."]
+    interval = trigger.get("interval_s")
+    if interval is not None and (
+        not isinstance(interval, int)
+        or isinstance(interval, bool)
+        or not 1 <= interval <= MAX_INTERVAL_S
+    ):
+        errors["interval_s"] = [f"Must be a whole number of seconds from 1 to {MAX_INTERVAL_S}."]
     timezone = trigger.get("timezone")
     if timezone is not None:
         try:
@@ -77,8 +85,12 @@ def _trigger_errors(trigger: Any, schedule: Any) -> Errors:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             errors["timezone"] = [f"Unknown time zone {timezone!r}."]
     result: Errors = {"trigger": errors} if errors else {}
-    if kind == TriggerType.SCHEDULE and not schedule:
-        result["schedule"] = ["A schedule trigger needs a cron expression in 'schedule'."]
+    if kind == TriggerType.SCHEDULE and not schedule and interval is None:
+        result["schedule"] = [
+            "A schedule trigger needs a cron expression in 'schedule' (or trigger.interval_s)."
+        ]
+    if kind == TriggerType.SCHEDULE and schedule and interval is not None:
+        result["schedule"] = ["Give either a cron expression or trigger.interval_s, not both."]
     return result
 
 

@@ -48,9 +48,11 @@ DEMO_WORKFLOWS: list[dict[str, Any]] = [
     },
     {
         "name": "Check a status page",
-        "description": "Fetches a status page and extracts its indicator with JMESPath.",
+        "description": "Every 15 minutes, fetches a status page and extracts its indicator with "
+        "JMESPath. Point the URL at a page your server can reach.",
         "workflow_type": "monitoring",
-        "trigger": {"type": "manual"},
+        "trigger": {"type": "schedule", "timezone": "UTC"},
+        "schedule": "*/15 * * * *",
         "actions": [
             {
                 "id": "status",

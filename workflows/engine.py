@@ -9,7 +9,7 @@ A re-delivered execution resumes at the first step not yet done; a done step nev
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +22,7 @@ from rest_framework import serializers
 from workflows import events
 from workflows.actions.base import ActionError, StepRun
 from workflows.actions.registry import UnknownActionType, action_get
+from workflows.lease import LeaseKeeper
 from workflows.models import (
     STEP_DONE_STATUSES,
     AutomationExecution,
@@ -49,15 +50,47 @@ def _ms_since(start: float) -> int:
     return int((time.monotonic() - start) * 1000)
 
 
+def _due(now: datetime) -> Q:
+    return Q(status=ExecutionStatus.QUEUED) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
 def execution_claim(*, execution_id: int, worker: str) -> AutomationExecution | None:
     """Take the execution for this worker, or return None when it is not ours to run.
 
     Claimable: queued and due, or running under an expired lease (its worker is presumed dead).
+    A workflow with ``max_concurrency`` runs at most that many at once, oldest first.
     """
     now = timezone.now()
-    claimable = Q(status=ExecutionStatus.QUEUED) & (
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    ) | Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now)
+    workflow_id, limited = AutomationExecution.objects.filter(pk=execution_id).values_list(
+        "workflow_id", "definition__limited"
+    ).first() or (None, False)
+    if workflow_id is None:
+        return None
+    if not limited:
+        return _claim(execution_id, worker, now)
+    with transaction.atomic():
+        limit = (
+            AutomationWorkflow.objects.select_for_update()
+            .filter(pk=workflow_id)
+            .values_list("max_concurrency", flat=True)
+            .first()
+        )
+        if limit is None:
+            return _claim(execution_id, worker, now)
+        executions = AutomationExecution.objects.filter(workflow_id=workflow_id)
+        if executions.filter(status=ExecutionStatus.RUNNING).count() >= limit:
+            return None  # parked: the next finish of this workflow sends the oldest waiting one
+        oldest = executions.filter(_due(now)).order_by("pk").values_list("pk", flat=True).first()
+        if oldest is not None and oldest != execution_id:
+            execution_dispatch(oldest)
+            return None
+        return _claim(execution_id, worker, now)
+
+
+def _claim(execution_id: int, worker: str, now: datetime) -> AutomationExecution | None:
+    claimable = _due(now) | Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now)
     claimed = AutomationExecution.objects.filter(Q(pk=execution_id) & claimable).update(
         status=ExecutionStatus.RUNNING,
         attempt=F("attempt") + 1,
@@ -80,7 +113,8 @@ def execution_run(*, execution_id: int, worker: str) -> None:
         logger.info("execution %s is not claimable; nothing to do", execution_id)
         return
     try:
-        _Runner(execution).run()
+        with LeaseKeeper(execution.pk, execution.attempt):
+            _Runner(execution).run()
     except StaleAttempt:
         logger.warning(
             "execution %s attempt %s was superseded; its result is refused",
@@ -155,7 +189,7 @@ class _Runner:
             error = ActionError(f"Invalid params after rendering: {exc.detail}")
             return self._step_failed(index, action, step, error, {}, 0)
         timeout_s = float(action.get("timeout_s") or settings.STEP_DEFAULT_TIMEOUT_S)
-        step = self._record_start(index, action, step, params, timeout_s)
+        step = self._record_start(index, action, step, params)
         started = time.monotonic()
         run = StepRun(
             execution_id=self.execution.pk,
@@ -246,31 +280,27 @@ class _Runner:
         action: dict[str, Any],
         step: AutomationExecutionStep | None,
         params: dict[str, Any],
-        timeout_s: float,
     ) -> AutomationExecutionStep:
+        """Record the step as running — only while this attempt owns the execution, whose lease
+        the same write renews."""
         now = timezone.now()
-        # The lease covers this step's timeout plus the usual lease, so a slow step is not taken
-        # for a dead one, and a fast step after a slow one does not keep the slow one's lease.
-        lease_until = now + timedelta(seconds=timeout_s + settings.EXECUTION_LEASE_S)
-        current = self.execution.lease_expires_at
-        slack = timedelta(seconds=settings.EXECUTION_LEASE_S)
+        if step is None:
+            step = AutomationExecutionStep(
+                execution=self.execution,
+                step_index=index,
+                step_id=action["id"],
+                step_name=action.get("name", ""),
+                step_type=action["type"],
+            )
+        step.status = StepStatus.RUNNING
+        step.input = params
+        step.attempts += 1
+        step.started_at = now
+        step.error_message = ""
         with transaction.atomic():
-            if current is None or not lease_until <= current <= lease_until + slack:
-                self._fenced_update(lease_expires_at=lease_until)
-                self.execution.lease_expires_at = lease_until
-            if step is None:
-                step = AutomationExecutionStep(
-                    execution=self.execution,
-                    step_index=index,
-                    step_id=action["id"],
-                    step_name=action.get("name", ""),
-                    step_type=action["type"],
-                )
-            step.status = StepStatus.RUNNING
-            step.input = params
-            step.attempts += 1
-            step.started_at = now
-            step.error_message = ""
+            self._fenced_update(
+                lease_expires_at=now + timedelta(seconds=settings.EXECUTION_LEASE_S)
+            )
             step.save()
         self.steps[index] = step
         return step
@@ -366,6 +396,8 @@ class _Runner:
             )
             if status != ExecutionStatus.CANCELLED:
                 _workflow_counters_update(execution.workflow_id, status, elapsed_ms, now)
+            if execution.definition.get("limited"):
+                _dispatch_next_waiting(execution.workflow_id, now)
             transaction.on_commit(
                 lambda: events.emit(
                     events.EXECUTION_FINISHED,
@@ -376,6 +408,18 @@ class _Runner:
                     execution_time_ms=elapsed_ms,
                 )
             )
+
+
+def _dispatch_next_waiting(workflow_id: int, now: datetime) -> None:
+    """A slot of a concurrency-limited workflow came free: wake its oldest waiting execution."""
+    waiting = (
+        AutomationExecution.objects.filter(_due(now), workflow_id=workflow_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        execution_dispatch(waiting)
 
 
 def _workflow_counters_update(workflow_id: int, status: str, elapsed_ms: int, now: Any) -> None:

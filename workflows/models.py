@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from integrations.crypto import EncryptedTextField
+
 
 class WorkflowType(models.TextChoices):
     CONTENT_PUBLISHING = "content_publishing", "Content publishing"
@@ -37,6 +39,15 @@ class AutomationWorkflow(models.Model):
     schedule = models.CharField(max_length=120, blank=True, default="")
     is_active = models.BooleanField(default=True)
     version = models.PositiveIntegerField(default=1, editable=False)
+    # At most this many executions run at once; the rest wait, queued, in order. None: no limit.
+    max_concurrency = models.PositiveIntegerField(null=True, blank=True)
+
+    # Webhook trigger: the unguessable token of its URL, and the optional signing secrets. A new
+    # secret keeps the previous one valid for a while, so senders can rotate without downtime.
+    webhook_token = models.CharField(max_length=64, blank=True, default="", editable=False)
+    webhook_secret = EncryptedTextField(blank=True, default="")
+    webhook_secret_previous = EncryptedTextField(blank=True, default="", editable=False)
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     run_count = models.PositiveIntegerField(default=0, editable=False)
     success_count = models.PositiveIntegerField(default=0, editable=False)
@@ -53,6 +64,13 @@ class AutomationWorkflow(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webhook_token"],
+                condition=~Q(webhook_token=""),
+                name="workflow_webhook_token_unique",
+            ),
+        ]
         indexes = [
             models.Index(fields=["is_active", "trigger_type"], name="workflow_active_trigger"),
             models.Index(fields=["workflow_type"], name="workflow_type"),
@@ -93,6 +111,9 @@ class AutomationExecution(models.Model):
     # Template context carried between steps: {"steps": {action_id: output}, ...}.
     context = models.JSONField(default=dict, blank=True)
     idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    # The schedule slot a scheduled execution was fired for; unique per workflow, so a second
+    # fire of the same slot (two Beat processes, a re-sync race) starts nothing.
+    scheduled_for = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -119,6 +140,11 @@ class AutomationExecution(models.Model):
                 fields=["workflow", "idempotency_key"],
                 condition=~Q(idempotency_key=""),
                 name="execution_idempotency_key_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["workflow", "scheduled_for"],
+                condition=Q(scheduled_for__isnull=False),
+                name="execution_schedule_slot_unique",
             ),
         ]
         indexes = [

@@ -7,7 +7,8 @@ from celery import shared_task
 
 from workflows.engine import execution_run
 from workflows.services.dispatch import RUN_EXECUTION_TASK
-from workflows.services.executions import execution_sweep
+from workflows.services.executions import execution_prune, execution_sweep
+from workflows.services.schedules import FIRE_TASK, schedule_fire
 
 
 def _worker_name() -> str:
@@ -22,3 +23,13 @@ def run_execution(execution_id: int) -> None:
 @shared_task(name="workflows.sweep", ignore_result=True)
 def sweep() -> int:
     return execution_sweep()
+
+
+@shared_task(name=FIRE_TASK, ignore_result=True)
+def fire_schedule(workflow_id: int) -> None:
+    schedule_fire(workflow_id=workflow_id)
+
+
+@shared_task(name="workflows.prune", ignore_result=True)
+def prune() -> int:
+    return execution_prune()

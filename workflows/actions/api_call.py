@@ -7,6 +7,10 @@ from jmespath.exceptions import JMESPathError
 from rest_framework import serializers
 
 from integrations.http import OutboundError, OutboundResponse, http_request
+from integrations.models import IntegrationConnection
+from integrations.redaction import redact, secrets_of
+from integrations.selectors import connection_get_active
+from integrations.services import ConnectionAuthError, connection_auth_headers
 from workflows.actions.base import Action, ActionError, StepRun, Templated
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -40,6 +44,11 @@ class ApiCallParams(serializers.Serializer):
         child=serializers.IntegerField(min_value=100, max_value=599), required=False
     )
     extract = serializers.DictField(child=serializers.CharField(), required=False)
+    # An active IntegrationConnection whose auth headers are added at run time: the secret never
+    # passes through params, so it is not in the step's recorded input.
+    connection = Templated(
+        serializers.IntegerField(min_value=1, allow_null=True), required=False, default=None
+    )
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("expect_status"), int):
@@ -47,6 +56,14 @@ class ApiCallParams(serializers.Serializer):
         if isinstance(data, dict) and isinstance(data.get("method"), str):
             data = {**data, "method": data["method"].upper()}
         return super().to_internal_value(data)
+
+    def validate_connection(self, connection_id: Any) -> Any:
+        if (
+            isinstance(connection_id, int)
+            and connection_get_active(connection_id=connection_id) is None
+        ):
+            raise serializers.ValidationError(f"No active connection with id {connection_id}.")
+        return connection_id
 
     def validate_extract(self, extract: dict[str, str]) -> dict[str, str]:
         for name, expression in extract.items():
@@ -63,12 +80,29 @@ class ApiCallAction(Action):
     params_serializer = ApiCallParams
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
+        connection = _connection(params.get("connection"))
+        auth = _auth_headers(connection)
+        # The encoded header values too: a server may echo "Basic <base64>" back.
+        secrets = [*secrets_of(connection), *auth.values()] if connection else []
+        try:
+            return self._request(params, step, auth, secrets)
+        except ActionError as exc:
+            raise ActionError(
+                redact(exc.message, secrets),
+                retryable=exc.retryable,
+                output=redact(exc.output, secrets),
+            ) from None
+
+    def _request(
+        self, params: dict[str, Any], step: StepRun, auth: dict[str, str], secrets: list[str]
+    ) -> dict[str, Any]:
         method, url = params["method"], params["url"]
+        headers = {**(params.get("headers") or {}), **auth}
         try:
             response = http_request(
                 method,
                 url,
-                headers=params.get("headers"),
+                headers=headers,
                 params=params.get("query"),
                 json=params.get("body"),
                 timeout_s=params.get("timeout_s") or step.timeout_s,
@@ -86,6 +120,7 @@ class ApiCallAction(Action):
                 for name, expression in (params.get("extract") or {}).items()
             },
         }
+        output = redact(output, secrets)
         expected = params.get("expect_status")
         ok = response.status_code in expected if expected else 200 <= response.status_code < 300
         if not ok:
@@ -96,3 +131,21 @@ class ApiCallAction(Action):
                 output=output,
             )
         return output
+
+
+def _connection(connection_id: int | None) -> IntegrationConnection | None:
+    if connection_id is None:
+        return None
+    connection = connection_get_active(connection_id=connection_id)
+    if connection is None:
+        raise ActionError(f"connection {connection_id} does not exist or is not active")
+    return connection
+
+
+def _auth_headers(connection: IntegrationConnection | None) -> dict[str, str]:
+    if connection is None:
+        return {}
+    try:
+        return connection_auth_headers(connection)
+    except ConnectionAuthError as exc:
+        raise ActionError(str(exc)) from None

@@ -1,7 +1,7 @@
 """The interface every action executor implements, and the errors it raises."""
 
 import builtins
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -32,7 +32,6 @@ class StepRun:
     context: Mapping[str, Any] = field(default_factory=dict)
     # How many triggers deep this execution is (0: started by a person, schedule or webhook).
     depth: int = 0
-    heartbeat: Callable[[], None] = lambda: None
 
     @property
     def idempotency_key(self) -> str:

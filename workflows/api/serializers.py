@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from workflows.definition import definition_validate
@@ -9,6 +10,7 @@ from workflows.models import (
     AutomationExecution,
     AutomationExecutionStep,
     AutomationWorkflow,
+    TriggerType,
     WorkflowType,
 )
 from workflows.selectors import success_rate
@@ -21,7 +23,21 @@ class WorkflowSerializer(serializers.ModelSerializer[AutomationWorkflow]):
         required=False, allow_null=True, allow_blank=True, max_length=120
     )
     workflow_type = serializers.ChoiceField(choices=WorkflowType.choices, required=False)
+    max_concurrency = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=1000
+    )
+    webhook_secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        min_length=settings.WEBHOOK_SECRET_MIN_CHARS,
+        max_length=256,
+        trim_whitespace=False,
+        help_text="Signing secret for the webhook trigger (write-only; a new one keeps the "
+        "previous valid for 24 h).",
+    )
     success_rate = serializers.SerializerMethodField()
+    webhook_url = serializers.SerializerMethodField()
+    has_webhook_secret = serializers.SerializerMethodField()
 
     class Meta:
         model = AutomationWorkflow
@@ -34,6 +50,10 @@ class WorkflowSerializer(serializers.ModelSerializer[AutomationWorkflow]):
             "actions",
             "schedule",
             "is_active",
+            "max_concurrency",
+            "webhook_url",
+            "webhook_secret",
+            "has_webhook_secret",
             "version",
             "run_count",
             "success_count",
@@ -62,6 +82,14 @@ class WorkflowSerializer(serializers.ModelSerializer[AutomationWorkflow]):
         data = super().to_representation(instance)
         data["schedule"] = data["schedule"] or None
         return data
+
+    def get_webhook_url(self, workflow: AutomationWorkflow) -> str | None:
+        if workflow.trigger_type != TriggerType.WEBHOOK or not workflow.webhook_token:
+            return None
+        return f"{settings.SITE_URL}/api/workflow-orchestration/hooks/{workflow.webhook_token}"
+
+    def get_has_webhook_secret(self, workflow: AutomationWorkflow) -> bool:
+        return bool(workflow.webhook_secret)
 
     def get_success_rate(self, workflow: AutomationWorkflow) -> float | None:
         return success_rate(workflow.success_count, workflow.failure_count)

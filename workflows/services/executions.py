@@ -1,17 +1,19 @@
 """Writes on executions: create (trigger), cancel, retry, and the sweep that recovers lost work."""
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from workflows.models import (
     FINISHED_STATUSES,
     AutomationExecution,
+    AutomationExecutionStep,
     AutomationWorkflow,
     ExecutionStatus,
     StepStatus,
@@ -21,10 +23,30 @@ from workflows.services.dispatch import execution_dispatch
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+PRUNE_BATCH = 1000
+SWEEP_LOCK_KEY = 0x5717EE9
 
 
 class ExecutionConflict(Exception):
     """The execution is not in a state that allows the operation."""
+
+
+# Apps above the kernel add what they know to a new execution's context (the content app adds
+# ``article`` when the payload names ``article_id``): fn(payload, context) -> None, in place.
+ContextProvider = Callable[[Any, dict[str, Any]], None]
+_context_providers: list[ContextProvider] = []
+
+
+def context_provider_register(provider: ContextProvider) -> None:
+    if provider not in _context_providers:
+        _context_providers.append(provider)
+
+
+def _context(payload: Any, given: dict[str, Any] | None) -> dict[str, Any]:
+    context = {**(given or {}), "steps": {}}
+    for provider in _context_providers:
+        provider(payload, context)
+    return context
 
 
 def _definition_snapshot(workflow: AutomationWorkflow) -> dict[str, Any]:
@@ -33,6 +55,8 @@ def _definition_snapshot(workflow: AutomationWorkflow) -> dict[str, Any]:
         "version": workflow.version,
         "trigger": workflow.trigger,
         "actions": workflow.actions,
+        # Only executions created while a limit is set take the (slower) limited claim.
+        "limited": workflow.max_concurrency is not None,
     }
 
 
@@ -43,18 +67,19 @@ def execution_create(
     payload: Any = None,
     idempotency_key: str | None = None,
     context: dict[str, Any] | None = None,
+    scheduled_for: datetime | None = None,
 ) -> tuple[AutomationExecution, bool]:
     """Create a queued execution and send it to a worker after commit.
 
-    Returns ``(execution, created)``; with an ``idempotency_key`` already used for this workflow,
-    the first execution is returned and nothing new starts.
+    Returns ``(execution, created)``; with an ``idempotency_key`` or a schedule slot already used
+    for this workflow, the first execution is returned and nothing new starts.
     """
     if idempotency_key:
-        existing = AutomationExecution.objects.filter(
+        first = AutomationExecution.objects.filter(
             workflow=workflow, idempotency_key=idempotency_key
         ).first()
-        if existing is not None:
-            return existing, False
+        if first is not None:
+            return first, False
     try:
         with transaction.atomic():
             execution = AutomationExecution.objects.create(
@@ -63,19 +88,21 @@ def execution_create(
                 trigger_payload=payload if payload is not None else {},
                 definition=_definition_snapshot(workflow),
                 workflow_version=workflow.version,
-                context={**(context or {}), "steps": {}},
+                context=_context(payload, context),
                 idempotency_key=idempotency_key or "",
                 steps_total=len(workflow.actions),
                 dispatched_at=timezone.now(),
+                scheduled_for=scheduled_for,
             )
             execution_dispatch(execution.pk)
     except IntegrityError:
-        if not idempotency_key:
-            raise
-        # A concurrent request with the same key won the race.
-        return AutomationExecution.objects.get(
-            workflow=workflow, idempotency_key=idempotency_key
-        ), False
+        # A concurrent request with the same key, or a second fire of the same slot, won.
+        existing = AutomationExecution.objects.filter(workflow=workflow)
+        if idempotency_key:
+            return existing.get(idempotency_key=idempotency_key), False
+        if scheduled_for is not None:
+            return existing.get(scheduled_for=scheduled_for), False
+        raise
     return execution, True
 
 
@@ -163,6 +190,37 @@ def _due_for_resend(now: datetime) -> Q:
     return queued | expired
 
 
+def _sweep_lock() -> bool:
+    """Hold the sweep's lock until the transaction ends; False when another sweep holds it.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite: write transactions are IMMEDIATE, so
+    they already run one at a time.
+    """
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SWEEP_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def execution_prune(*, now: datetime | None = None, batch: int = PRUNE_BATCH) -> int:
+    """Delete finished executions older than EXECUTION_RETENTION_DAYS, a batch per transaction,
+    so no lock is held for long. Returns how many were deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.EXECUTION_RETENTION_DAYS)
+    old = AutomationExecution.objects.filter(
+        status__in=FINISHED_STATUSES, created_at__lt=cutoff
+    ).order_by("pk")
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(old.values_list("pk", flat=True)[:batch])
+            if not ids:
+                return deleted
+            AutomationExecutionStep.objects.filter(execution_id__in=ids).delete()
+            AutomationExecution.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+
+
 def execution_sweep(*, now: datetime | None = None) -> int:
     """Re-send executions whose message was lost, whose worker died, or whose retry is due.
 
@@ -171,6 +229,8 @@ def execution_sweep(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     with transaction.atomic():
+        if not _sweep_lock():
+            return 0
         rows = list(
             AutomationExecution.objects.select_for_update(skip_locked=True)
             .filter(_due_for_resend(now))

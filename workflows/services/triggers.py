@@ -5,8 +5,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
 
-from workflows.models import AutomationExecution, AutomationWorkflow
+from workflows.models import AutomationExecution, AutomationWorkflow, TriggerType
 from workflows.services.executions import execution_create
 
 
@@ -22,15 +24,21 @@ def trigger_fire(
     predicate: Callable[[AutomationWorkflow], bool] | None = None,
     depth: int = 0,
     exclude_workflow_id: int | None = None,
+    match: Q | None = None,
+    idempotency_key: str | None = None,
 ) -> list[AutomationExecution]:
     """Create an execution of every active workflow whose trigger type is ``trigger_type`` and
     which ``predicate`` accepts. ``depth`` is how many triggers deep this chain already is; a
-    workflow never re-triggers itself (``exclude_workflow_id``). Returns the new executions."""
+    workflow never re-triggers itself (``exclude_workflow_id``). ``match`` narrows the workflows
+    in the database; with an ``idempotency_key`` seen before, each workflow's first execution is
+    returned instead of a new one. Returns the executions."""
     if depth > settings.TRIGGER_MAX_DEPTH:
         raise TriggerDepthExceeded(
             f"Trigger chain deeper than {settings.TRIGGER_MAX_DEPTH}; not starting more workflows."
         )
     workflows = AutomationWorkflow.objects.filter(is_active=True, trigger_type=trigger_type)
+    if match is not None:
+        workflows = workflows.filter(match)
     if exclude_workflow_id is not None:
         workflows = workflows.exclude(pk=exclude_workflow_id)
     executions = []
@@ -42,6 +50,21 @@ def trigger_fire(
             trigger_type=trigger_type,
             payload=payload,
             context={**(context or {}), "depth": depth},
+            idempotency_key=idempotency_key,
         )
         executions.append(execution)
     return executions
+
+
+def event_emit(
+    *, name: str, payload: dict[str, Any], idempotency_key: str | None = None
+) -> list[AutomationExecution]:
+    """Start every active workflow whose trigger is ``{"type": "event", "event": name}``, with the
+    payload as ``trigger`` in its context. Returns the executions (none when nobody listens)."""
+    with transaction.atomic():
+        return trigger_fire(
+            trigger_type=TriggerType.EVENT,
+            payload=payload,
+            match=Q(trigger__event=name),
+            idempotency_key=idempotency_key,
+        )

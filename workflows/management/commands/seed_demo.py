@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from versioning.demo import demo_seed
 from workflows.definition import definition_validate
 from workflows.demo import DEMO_WORKFLOWS
 from workflows.models import AutomationWorkflow
@@ -27,6 +28,10 @@ class Command(BaseCommand):
                 return
             admin = User.objects.filter(is_superuser=True).order_by("pk").first()
             for data in DEMO_WORKFLOWS:
-                definition_validate(trigger=data["trigger"], actions=data["actions"], schedule=None)
+                definition_validate(
+                    trigger=data["trigger"], actions=data["actions"], schedule=data.get("schedule")
+                )
                 workflow_create(data=data, user=admin)
             self.stdout.write(f"Created {len(DEMO_WORKFLOWS)} demo workflows.")
+            for created in demo_seed(admin):
+                self.stdout.write(f"Created {created}.")

@@ -1,0 +1,121 @@
+"""Writes on alerts: validate, create, update, delete, and send a test message now."""
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+from django.conf import settings
+from django.db import transaction
+from rest_framework.exceptions import ValidationError
+
+from alerts.channels.base import Message, Target
+from alerts.channels.registry import UnknownChannel, channel_get
+from alerts.models import DEFAULT_EVENTS, AlertEvent, AlertType, AutomationAlert
+from alerts.secrets import alert_redact
+from integrations.models import IntegrationConnection
+
+logger = logging.getLogger(__name__)
+
+FIELDS = (
+    "name",
+    "workflow",
+    "alert_type",
+    "channel",
+    "connection",
+    "recipients",
+    "events",
+    "severity",
+    "throttle_s",
+    "slow_threshold_ms",
+    "is_active",
+)
+
+
+class TestOutcome(TypedDict):
+    delivered: bool
+    detail: str
+
+
+def alert_validate(
+    *,
+    channel: str,
+    connection: IntegrationConnection | None,
+    recipients: Sequence[str],
+    events: Sequence[str],
+) -> None:
+    """Raise ValidationError naming each field that does not fit the channel or the events."""
+    errors: dict[str, Any] = {}
+    unknown = [event for event in events if event not in AlertEvent.values]
+    if unknown:
+        known = ", ".join(AlertEvent.values)
+        errors["events"] = [f"Unknown events: {', '.join(map(str, unknown))}. Known: {known}."]
+    try:
+        channel_get(channel).validate(connection=connection, recipients=recipients)
+    except UnknownChannel as exc:
+        errors["channel"] = [str(exc)]
+    except ValidationError as exc:
+        assert isinstance(exc.detail, dict)
+        errors.update(exc.detail)
+    if errors:
+        raise ValidationError(errors)
+
+
+def alert_create(*, data: Mapping[str, Any]) -> AutomationAlert:
+    """Create an alert from validated fields; without ``events``, those of its alert type."""
+    alert = AutomationAlert(**{key: data[key] for key in FIELDS if key in data})
+    if not alert.events:
+        alert.events = list(DEFAULT_EVENTS[AlertType(alert.alert_type)])
+    _validate(alert)
+    with transaction.atomic():
+        alert.save()
+    return alert
+
+
+def alert_update(*, alert: AutomationAlert, data: Mapping[str, Any]) -> AutomationAlert:
+    """Apply the fields present in ``data``; counters never change here."""
+    for key in FIELDS:
+        if key in data:
+            setattr(alert, key, data[key])
+    if not alert.events:
+        alert.events = list(DEFAULT_EVENTS[AlertType(alert.alert_type)])
+    _validate(alert)
+    with transaction.atomic():
+        alert.save()
+    return alert
+
+
+def alert_delete(*, alert: AutomationAlert) -> None:
+    with transaction.atomic():
+        alert.delete()
+
+
+def alert_test(*, alert: AutomationAlert) -> TestOutcome:
+    """Send a test message through the alert's channel now. Never raises for the target's
+    faults; returns ``{"delivered", "detail"}``. Counters and the delivery log are left alone."""
+    message = Message(
+        text=(
+            f"This is a test of alert '{alert.name}' ({alert.channel}). If you can read it, the "
+            "alert reaches you."
+        ),
+        title=f"Test alert: {alert.name}",
+        severity=alert.severity,
+        url=f"{settings.SITE_URL}/dashboard/",
+        data={"event": "alert.test", "alert_id": alert.pk},
+    )
+    target = Target(connection=alert.connection, recipients=list(alert.recipients or []))
+    try:
+        result = channel_get(alert.channel).send(target, message)
+    except Exception:  # a broken channel answers as a failed test, not as a server error
+        logger.exception("alert %s: the %s channel crashed on a test", alert.pk, alert.channel)
+        return {"delivered": False, "detail": f"internal error in the {alert.channel} channel"}
+    detail = alert_redact(result.detail, connection_id=alert.connection_id)
+    return {"delivered": result.ok, "detail": str(detail)}
+
+
+def _validate(alert: AutomationAlert) -> None:
+    alert_validate(
+        channel=alert.channel,
+        connection=alert.connection,
+        recipients=list(alert.recipients or []),
+        events=list(alert.events or []),
+    )

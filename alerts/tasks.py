@@ -1,0 +1,17 @@
+"""Celery tasks of the alerts app: thin wrappers that take ids and call one service."""
+
+from celery import shared_task
+
+from alerts.services.deliveries import delivery_attempt, delivery_sweep
+from alerts.services.dispatch import DELIVER_TASK
+
+
+@shared_task(name=DELIVER_TASK, acks_late=True, ignore_result=True)
+def deliver(delivery_id: int) -> None:
+    """One attempt at a delivery; retries are scheduled by the service, not by Celery."""
+    delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(name="alerts.sweep", ignore_result=True)
+def sweep() -> int:
+    return delivery_sweep()

@@ -1,0 +1,83 @@
+"""Apprise (optional extra ``apprise``): ``credentials.url``, any URL Apprise knows.
+
+Apprise has no call that checks without sending, so verify sends a test notification. Apprise does
+its own network I/O, outside integrations.http; for the generic targets whose host the user picks
+(json://, xml://, form:// and their TLS forms) the host is vetted by the same SSRF rules first.
+Known services (tgram://, slack://, …) talk to their fixed public APIs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from integrations.http import check_host
+from integrations.platforms.base import (
+    TEST_MESSAGE,
+    Errors,
+    Message,
+    Platform,
+    SendResult,
+    VerifyResult,
+)
+
+if TYPE_CHECKING:
+    from integrations.models import IntegrationConnection
+
+NOT_INSTALLED = "apprise is not installed (pip install 'workflow-orchestration[apprise]')"
+USER_CHOSEN_HOSTS = {"json", "jsons", "xml", "xmls", "form", "forms"}
+SEVERITY_TYPES = {"info": "info", "warning": "warning", "critical": "failure"}
+
+
+def apprise_installed() -> bool:
+    return importlib.util.find_spec("apprise") is not None
+
+
+class Apprise(Platform):
+    name = "apprise"
+    label = "Apprise"
+
+    def check_fields(
+        self, errors: Errors, credentials: Mapping[str, Any], webhook_url: str,
+        config: Mapping[str, Any],
+    ) -> None:  # fmt: skip
+        errors.require(credentials, "credentials", "url")
+        url = credentials.get("url")
+        if isinstance(url, str) and url and apprise_installed() and _plugin(url) is None:
+            errors.add("credentials.url", "Apprise does not recognise this URL.")
+
+    def check(self, connection: IntegrationConnection) -> VerifyResult:
+        result = self.deliver(connection, Message(TEST_MESSAGE, title="Connection test"))
+        return VerifyResult(result.ok, "test notification sent" if result.ok else result.detail)
+
+    def deliver(self, connection: IntegrationConnection, message: Message) -> SendResult:
+        if not apprise_installed():
+            return SendResult(False, None, NOT_INSTALLED)
+        import apprise
+
+        url = connection.credentials.get("url", "")
+        plugin = _plugin(url)
+        if plugin is None:
+            return SendResult(False, None, "Apprise does not recognise credentials.url")
+        if url.split("://", 1)[0].lower() in USER_CHOSEN_HOSTS:
+            check_host(plugin.host, plugin.port or (443 if plugin.secure else 80))
+        notifier = apprise.Apprise()
+        notifier.add(plugin)
+        with apprise.LogCapture(level=apprise.logging.WARNING) as log:
+            ok = notifier.notify(
+                body="\n".join(part for part in (message.text, message.url) if part),
+                title=message.title,
+                notify_type=SEVERITY_TYPES.get(message.severity, "info"),
+            )
+            reasons = log.getvalue().strip()
+        if ok:
+            return SendResult(True, None, "sent")
+        detail = f"Apprise could not send: {reasons[-300:] or 'no reason given'}"
+        return SendResult(False, None, detail, retryable=True)
+
+
+def _plugin(url: str) -> Any:
+    import apprise
+
+    return apprise.Apprise.instantiate(url, suppress_exceptions=True) or None

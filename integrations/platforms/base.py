@@ -1,0 +1,148 @@
+"""What every platform implements, and the shapes it answers with.
+
+A platform class validates where its settings go (``validate``), proves a connection works with
+the smallest real call the platform documents (``check``) and delivers a message (``deliver``).
+Callers use ``verify`` and ``send``, which turn outbound errors into results and redact the
+connection's secrets from every detail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+from rest_framework.exceptions import ValidationError
+
+from integrations.http import OutboundError, OutboundResponse
+from integrations.redaction import redact, secrets_of
+
+if TYPE_CHECKING:
+    from integrations.models import IntegrationConnection
+
+DETAIL_CHARS = 300
+_URL = URLValidator(schemes=["http", "https"])
+TEST_MESSAGE = "Connection test from workflow orchestration: this connection works."
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    title: str = ""
+    severity: str = "info"  # info, warning, critical
+    url: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def plain(self) -> str:
+        """Title, text and link as one plain-text message."""
+        return "\n".join(part for part in (self.title, self.text, self.url) if part)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    status: int | None
+    detail: str
+    retryable: bool = False
+
+
+def status_retryable(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def snippet(response: OutboundResponse) -> str:
+    return response.text.strip()[:DETAIL_CHARS]
+
+
+class Platform:
+    name: ClassVar[str]
+    label: ClassVar[str]
+    # The documented API root, replaced by config.api_base_url when set ("" when there is none).
+    api_root: ClassVar[str] = ""
+
+    def validate(
+        self, credentials: Mapping[str, Any], webhook_url: str, config: Mapping[str, Any]
+    ) -> None:
+        """Raise ValidationError naming each missing or malformed field; return when usable."""
+        errors = Errors()
+        if config.get("api_base_url"):
+            errors.url("config.api_base_url", str(config["api_base_url"]))
+        if webhook_url:
+            errors.url("webhook_url", webhook_url)
+        self.check_fields(errors, credentials, webhook_url, config)
+        errors.raise_if_any()
+
+    def check_fields(
+        self,
+        errors: Errors,
+        credentials: Mapping[str, Any],
+        webhook_url: str,
+        config: Mapping[str, Any],
+    ) -> None:
+        """Record what this platform requires (SPEC §8) in ``errors``."""
+
+    def check(self, connection: IntegrationConnection) -> VerifyResult:
+        raise NotImplementedError
+
+    def deliver(self, connection: IntegrationConnection, message: Message) -> SendResult:
+        return SendResult(False, None, f"{self.label} connections cannot send messages")
+
+    def verify(self, connection: IntegrationConnection) -> VerifyResult:
+        """Prove the connection works; never raises for the platform's or the network's faults."""
+        try:
+            result = self.check(connection)
+        except OutboundError as exc:
+            result = VerifyResult(False, exc.message)
+        return VerifyResult(result.ok, redact(result.detail, secrets_of(connection)))
+
+    def send(self, connection: IntegrationConnection, message: Message) -> SendResult:
+        """Deliver ``message``; never raises for the platform's or the network's faults.
+
+        ``retryable`` says whether sending again later may succeed (timeouts, 429, 5xx).
+        """
+        try:
+            result = self.deliver(connection, message)
+        except OutboundError as exc:
+            result = SendResult(False, None, exc.message, exc.retryable)
+        detail = redact(result.detail, secrets_of(connection))
+        return SendResult(result.ok, result.status, detail, result.retryable)
+
+
+class Errors:
+    """Field errors keyed by dotted path ("credentials.token"), raised nested as DRF writes them."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+
+    def add(self, path: str, message: str) -> None:
+        *parents, leaf = path.split(".")
+        node = self.fields
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node.setdefault(leaf, []).append(message)
+
+    def require(self, source: Mapping[str, Any], prefix: str, *keys: str) -> None:
+        """Record "Required." for each of ``keys`` missing or blank in ``source``."""
+        for key in keys:
+            value = source.get(key)
+            if not isinstance(value, str) or not value.strip():
+                self.add(f"{prefix}.{key}", "Required.")
+
+    def url(self, path: str, value: str) -> None:
+        """Record an error unless ``value`` is an http(s) URL."""
+        try:
+            _URL(value)
+        except DjangoValidationError:
+            self.add(path, "Enter an http or https URL.")
+
+    def raise_if_any(self) -> None:
+        if self.fields:
+            raise ValidationError(self.fields)

@@ -1,0 +1,112 @@
+"""Keeping secrets out of what the system writes down: API output, logs, step records, errors.
+
+``redact`` replaces given secret values anywhere in a JSON-like value. A process-wide registry
+holds every connection secret this process has decrypted or encrypted; ``SecretsFilter``, installed
+on the log handlers in settings.LOGGING, redacts those from every log record.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from integrations.models import IntegrationConnection
+
+REDACTED = "[redacted]"
+# Shorter values are not treated as secrets: replacing every "t" or "on" everywhere would ruin
+# every message and hide nothing a reader could not guess.
+SECRET_MIN_CHARS = 4
+
+_registry: set[str] = set()
+_registry_lock = threading.Lock()
+
+
+def secrets_of(connection: IntegrationConnection) -> list[str]:
+    """Every string in the connection's credentials (at any depth) and its webhook URL, leaving
+    out values shorter than SECRET_MIN_CHARS."""
+    found = [text for text in _strings(connection.credentials) if len(text) >= SECRET_MIN_CHARS]
+    if connection.webhook_url:
+        found.append(connection.webhook_url)
+    return found
+
+
+def redact(value: Any, secrets: Iterable[str]) -> Any:
+    """Return ``value`` with every occurrence of each secret replaced by "[redacted]".
+
+    Walks dicts (values and keys), lists and tuples; other non-string values come back unchanged.
+    A secret is also matched in its URL-quoted form, as it appears inside query strings.
+    """
+    needles = _needles(secrets)
+    if not needles:
+        return value
+    return _redact(value, needles)
+
+
+def secrets_register(values: Iterable[str]) -> None:
+    """Add secret values to the process-wide set that log records are redacted against."""
+    fresh = {value for value in values if isinstance(value, str) and len(value) >= SECRET_MIN_CHARS}
+    if fresh - _registry:
+        with _registry_lock:
+            _registry.update(fresh)
+
+
+def secrets_registered() -> frozenset[str]:
+    return frozenset(_registry)
+
+
+class SecretsFilter(logging.Filter):
+    """Redacts registered secrets from a record's message, arguments and exception text.
+
+    The message is rendered once here (``msg % args``) so a secret passed as an argument is caught.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        needles = _needles(_registry)
+        if not needles:
+            return True
+        record.msg = _redact(record.getMessage(), needles)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _redact(record.exc_text, needles)
+        if record.stack_info:
+            record.stack_info = _redact(record.stack_info, needles)
+        return True
+
+
+def _needles(secrets: Iterable[str]) -> list[str]:
+    forms: set[str] = set()
+    for secret in secrets:
+        if isinstance(secret, str) and secret:
+            forms.add(secret)
+            forms.add(quote(secret, safe=""))
+    return sorted(forms, key=len, reverse=True)  # a longer secret may contain a shorter one
+
+
+def _redact(value: Any, needles: list[str]) -> Any:
+    if isinstance(value, str):
+        for needle in needles:
+            if needle in value:
+                value = value.replace(needle, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {_redact(key, needles): _redact(item, needles) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(item, needles) for item in value)
+    return value
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)

@@ -1,0 +1,229 @@
+"""The content actions: ``publish``, ``optimize`` and ``git_commit``.
+
+Each works on one article: ``params.article_id`` when given, else the run's article (the context's
+``article``, or ``article_id`` in the trigger payload).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+from integrations.models import IntegrationConnection
+from integrations.platforms.github import REPO
+from versioning.analysis import article_analyse
+from versioning.export import article_markdown, article_path
+from versioning.github import ContentsClient, contents_commit
+from versioning.models import Article
+from versioning.services import (
+    ArticleConflict,
+    article_optimize_apply,
+    article_publish,
+    version_commit_record,
+)
+from workflows.actions.base import Action, ActionError, StepRun, Templated
+
+
+def _article_id(params: Mapping[str, Any], step: StepRun) -> Any:
+    if params.get("article_id") is not None:
+        return params["article_id"]
+    article = step.context.get("article")
+    if isinstance(article, Mapping) and article.get("id") is not None:
+        return article["id"]
+    trigger = step.context.get("trigger")
+    return trigger.get("article_id") if isinstance(trigger, Mapping) else None
+
+
+def article_find(params: Mapping[str, Any], step: StepRun) -> Article | None:
+    """The step's article, or None when the step names none. Raises a permanent ActionError
+    when the id names no article."""
+    article_id = _article_id(params, step)
+    if article_id is None:
+        return None
+    if isinstance(article_id, bool) or not str(article_id).isdecimal():
+        raise ActionError(f"article_id must be a positive integer, got {article_id!r}.")
+    article = Article.objects.select_related("author").filter(pk=int(article_id)).first()
+    if article is None:
+        raise ActionError(f"Article {article_id} does not exist.")
+    return article
+
+
+def article_resolve(params: Mapping[str, Any], step: StepRun) -> Article:
+    """The step's article; a permanent ActionError when there is none."""
+    article = article_find(params, step)
+    if article is None:
+        raise ActionError(
+            "No article: set params.article_id, or run the workflow on an article (a publish "
+            "trigger, or a payload with article_id)."
+        )
+    return article
+
+
+def _article_id_field() -> Templated:
+    return Templated(serializers.IntegerField(min_value=1), required=False, default=None)
+
+
+class PublishParams(serializers.Serializer):
+    article_id = _article_id_field()
+
+
+class PublishAction(Action):
+    type = "publish"
+    label = "Publish the article"
+    params_serializer = PublishParams
+
+    def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
+        article = article_resolve(params, step)
+        # The workflow publishing is not started again by its own publish (loop guard), and the
+        # workflows it does start are one trigger deeper.
+        result = article_publish(
+            article=article, depth=step.depth + 1, workflow_id=step.workflow_id
+        )
+        published_at = result.article.published_at
+        return {
+            "article_id": article.pk,
+            "published_at": published_at.isoformat() if published_at else None,
+            "version_number": result.version_number,
+            "already_published": result.already_published,
+            "triggered_execution_ids": result.execution_ids,
+        }
+
+
+class OptimizeParams(serializers.Serializer):
+    article_id = _article_id_field()
+    target_keyword = Templated(
+        serializers.CharField(max_length=200, allow_blank=True), required=False, default=""
+    )
+    apply = Templated(serializers.BooleanField(), required=False, default=False)
+
+
+class OptimizeAction(Action):
+    type = "optimize"
+    label = "Optimize the article (SEO and readability)"
+    params_serializer = OptimizeParams
+
+    def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
+        article = article_resolve(params, step)
+        keyword = (params.get("target_keyword") or "").strip()
+        analysis = article_analyse(
+            title=article.title,
+            content=article.content,
+            excerpt=article.excerpt,
+            meta_description=article.meta_description,
+            keyword=keyword,
+        )
+        output = {
+            "article_id": article.pk,
+            "target_keyword": keyword,
+            **analysis.as_output(),
+            "applied": [],
+            "version_number": None,
+        }
+        if params.get("apply"):
+            output.update(self._apply(article, analysis.suggested_slug, output))
+        return output
+
+    def _apply(self, article: Article, slug: str, output: dict[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if slug and slug != article.slug:
+            if Article.objects.exclude(pk=article.pk).filter(slug=slug).exists():
+                output["issues"].append(f"Suggested slug '{slug}' is taken; the slug was kept.")
+            else:
+                values["slug"] = slug
+        meta = output["suggested_meta_description"]
+        if meta and meta != article.meta_description:
+            values["meta_description"] = meta
+        description = "Optimized: " + (", ".join(sorted(values)) or "no changes") + "."
+        try:
+            change = article_optimize_apply(article=article, values=values, description=description)
+        except ArticleConflict as exc:
+            raise ActionError(str(exc)) from None
+        assert change.version is not None
+        return {"applied": sorted(values), "version_number": change.version.version_number}
+
+
+class GitCommitParams(serializers.Serializer):
+    connection = serializers.IntegerField(min_value=1)
+    repo = Templated(serializers.CharField(max_length=200), required=False, default="")
+    branch = Templated(serializers.CharField(max_length=255), required=False, default="")
+    path = Templated(serializers.CharField(max_length=1000), required=False, default="")
+    content = Templated(
+        serializers.CharField(allow_blank=True, trim_whitespace=False), required=False, default=None
+    )
+    message = Templated(serializers.CharField(max_length=2000), required=False, default="")
+    article_id = _article_id_field()
+
+    def validate_connection(self, connection_id: int) -> int:
+        connection = IntegrationConnection.objects.filter(pk=connection_id).first()
+        if connection is None:
+            raise serializers.ValidationError(f"Connection {connection_id} does not exist.")
+        if connection.platform != "github":
+            raise serializers.ValidationError(
+                f"Connection {connection_id} is a {connection.platform} connection; "
+                "git_commit needs a github one."
+            )
+        return connection_id
+
+    def validate_repo(self, repo: str) -> str:
+        if repo and self.context.get("rendered") and not REPO.fullmatch(repo):
+            raise serializers.ValidationError("Must be owner/name.")
+        return repo
+
+
+class GitCommitAction(Action):
+    type = "git_commit"
+    label = "Commit the article to a Git repository"
+    params_serializer = GitCommitParams
+
+    def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
+        connection, repo = self._repository(params)
+        article, content, path = self._file(params, step)
+        client = ContentsClient(
+            connection, repo, idempotency_key=step.idempotency_key, timeout_s=step.timeout_s
+        )
+        result = contents_commit(
+            client,
+            path=path,
+            content=content,
+            message=params.get("message") or f"Update {path}",
+            branch=params.get("branch") or "",
+        )
+        version = None
+        if article is not None and result.commit_sha:
+            version = version_commit_record(article=article, commit_sha=result.commit_sha)
+        return {
+            "commit_sha": result.commit_sha,
+            "path": path,
+            "html_url": result.html_url,
+            "repo": repo,
+            "created": result.created,
+            "unchanged": result.unchanged,
+            "article_id": article.pk if article else None,
+            "version_number": version.version_number if version else None,
+        }
+
+    def _repository(self, params: dict[str, Any]) -> tuple[IntegrationConnection, str]:
+        connection = IntegrationConnection.objects.get(pk=params["connection"])
+        if not connection.is_active:
+            raise ActionError(f"Connection '{connection.name}' is inactive.")
+        repo = params.get("repo") or (connection.config or {}).get("repo") or ""
+        if not REPO.fullmatch(repo):
+            raise ActionError(
+                f"No repository: set params.repo or config.repo of connection '{connection.name}' "
+                "to owner/name."
+            )
+        return connection, repo
+
+    def _file(self, params: dict[str, Any], step: StepRun) -> tuple[Article | None, str, str]:
+        """The article (None when content is given and no article), the content and the path."""
+        content = params.get("content")
+        article: Article | None
+        if content is None:
+            article = article_resolve(params, step)
+            content = article_markdown(article)
+        else:
+            article = article_find(params, step)
+        path = (params.get("path") or (article_path(article) if article else "")).strip("/")
+        if not path or ".." in path.split("/"):
+            raise ActionError("path must name a file inside the repository (no '..').")
+        return article, content, path

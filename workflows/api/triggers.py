@@ -1,0 +1,103 @@
+"""Trigger endpoints: events (staff) and inbound webhooks (anonymous, optionally signed)."""
+
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from workflows.api.views import IDEMPOTENCY_HEADER, idempotency_key_from
+from workflows.services.triggers import event_emit
+from workflows.services.webhooks import (
+    WebhookBadRequest,
+    WebhookInactive,
+    WebhookNotFound,
+    WebhookUnauthorized,
+    webhook_receive,
+)
+
+
+class EventSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    payload = serializers.DictField(required=False, default=dict)
+
+
+class EventAcceptedSerializer(serializers.Serializer):
+    execution_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class EventView(APIView):
+    """Start every active workflow listening for the named event."""
+
+    @extend_schema(
+        request=EventSerializer,
+        responses={202: EventAcceptedSerializer},
+        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = EventSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        executions = event_emit(
+            name=serializer.validated_data["name"],
+            payload=serializer.validated_data["payload"],
+            idempotency_key=idempotency_key_from(request),
+        )
+        return Response(
+            {"execution_ids": [execution.pk for execution in executions]},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class WebhookTokenThrottle(SimpleRateThrottle):
+    scope = "webhook"
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": view.kwargs.get("token", "")}
+
+
+class WebhookAcceptedSerializer(serializers.Serializer):
+    execution_id = serializers.IntegerField()
+    duplicate = serializers.BooleanField()
+
+
+class WebhookView(APIView):
+    """Anonymous inbound trigger at the workflow's secret URL."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+    throttle_classes = [WebhookTokenThrottle]
+
+    @extend_schema(
+        request={"application/json": {"type": "object", "additionalProperties": True}},
+        responses={
+            202: WebhookAcceptedSerializer,
+            401: OpenApiResponse(description="Missing or invalid signature"),
+            404: OpenApiResponse(description="Unknown token"),
+            409: OpenApiResponse(description="Workflow inactive"),
+        },
+    )
+    def post(self, request: Request, token: str) -> Response:
+        # The raw bytes, never request.data: the signature covers exactly what was sent, and
+        # nothing is parsed before it is verified.
+        try:
+            execution, created = webhook_receive(
+                token=token, body=request.body, headers=request.headers, now=timezone.now()
+            )
+        except WebhookNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except WebhookInactive as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except WebhookUnauthorized as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_401_UNAUTHORIZED)
+        except WebhookBadRequest as exc:
+            raise ParseError(str(exc)) from None
+        return Response(
+            {"execution_id": execution.pk, "duplicate": not created},
+            status=status.HTTP_202_ACCEPTED,
+        )
