@@ -15,7 +15,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -23,6 +22,7 @@ from workflows import events
 from workflows.actions.base import ActionError, StepRun
 from workflows.actions.registry import UnknownActionType, action_get
 from workflows.lease import LeaseKeeper
+from workflows.logcontext import log_context, log_context_set
 from workflows.models import (
     STEP_DONE_STATUSES,
     AutomationExecution,
@@ -63,13 +63,16 @@ def execution_claim(*, execution_id: int, worker: str) -> AutomationExecution | 
     A workflow with ``max_concurrency`` runs at most that many at once, oldest first.
     """
     now = timezone.now()
-    workflow_id, limited = AutomationExecution.objects.filter(pk=execution_id).values_list(
-        "workflow_id", "definition__limited"
-    ).first() or (None, False)
+    claimed = _claim(execution_id, worker, now, limited=False)
+    if claimed is not None:
+        return claimed
+    workflow_id = (
+        AutomationExecution.objects.filter(pk=execution_id, concurrency_limited=True)
+        .values_list("workflow_id", flat=True)
+        .first()
+    )
     if workflow_id is None:
-        return None
-    if not limited:
-        return _claim(execution_id, worker, now)
+        return None  # finished, running elsewhere, or not due yet
     with transaction.atomic():
         limit = (
             AutomationWorkflow.objects.select_for_update()
@@ -78,7 +81,7 @@ def execution_claim(*, execution_id: int, worker: str) -> AutomationExecution | 
             .first()
         )
         if limit is None:
-            return _claim(execution_id, worker, now)
+            return _claim(execution_id, worker, now, limited=True)
         executions = AutomationExecution.objects.filter(workflow_id=workflow_id)
         if executions.filter(status=ExecutionStatus.RUNNING).count() >= limit:
             return None  # parked: the next finish of this workflow sends the oldest waiting one
@@ -86,47 +89,60 @@ def execution_claim(*, execution_id: int, worker: str) -> AutomationExecution | 
         if oldest is not None and oldest != execution_id:
             execution_dispatch(oldest)
             return None
-        return _claim(execution_id, worker, now)
+        return _claim(execution_id, worker, now, limited=True)
 
 
-def _claim(execution_id: int, worker: str, now: datetime) -> AutomationExecution | None:
-    claimable = _due(now) | Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now)
-    claimed = AutomationExecution.objects.filter(Q(pk=execution_id) & claimable).update(
-        status=ExecutionStatus.RUNNING,
-        attempt=F("attempt") + 1,
-        deliveries=F("deliveries") + 1,
-        locked_by=worker,
-        lease_expires_at=now + timedelta(seconds=settings.EXECUTION_LEASE_S),
-        started_at=Coalesce("started_at", now),
-        next_attempt_at=None,
-        dispatched_at=None,
-    )
-    if not claimed:
-        return None
-    return AutomationExecution.objects.get(pk=execution_id)
+_CLAIM_SQL = """
+UPDATE {table} SET
+    status = 'running', attempt = attempt + 1, deliveries = deliveries + 1, locked_by = %s,
+    lease_expires_at = %s, started_at = COALESCE(started_at, %s), next_attempt_at = NULL,
+    dispatched_at = NULL
+WHERE id = %s AND concurrency_limited = %s AND (
+    (status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= %s))
+    OR (status = 'running' AND lease_expires_at < %s)
+)
+RETURNING *
+"""
+
+
+def _claim(
+    execution_id: int, worker: str, now: datetime, *, limited: bool
+) -> AutomationExecution | None:
+    """One conditional UPDATE … RETURNING: the claim and the row in a single round trip."""
+    sql = _CLAIM_SQL.format(table=AutomationExecution._meta.db_table)
+    lease = now + timedelta(seconds=settings.EXECUTION_LEASE_S)
+    params = [worker, lease, now, execution_id, limited, now, now]
+    rows = list(AutomationExecution.objects.raw(sql, params))
+    return rows[0] if rows else None
 
 
 def execution_run(*, execution_id: int, worker: str) -> None:
     """Claim the execution and run it to its end, a retry wait, or a refusal."""
-    execution = execution_claim(execution_id=execution_id, worker=worker)
-    if execution is None:
-        logger.info("execution %s is not claimable; nothing to do", execution_id)
-        return
-    try:
-        with LeaseKeeper(execution.pk, execution.attempt):
-            _Runner(execution).run()
-    except StaleAttempt:
-        logger.warning(
-            "execution %s attempt %s was superseded; its result is refused",
-            execution_id,
-            execution.attempt,
-        )
+    with log_context(execution_id=execution_id):
+        execution = execution_claim(execution_id=execution_id, worker=worker)
+        if execution is None:
+            logger.info("execution %s is not claimable; nothing to do", execution_id)
+            return
+        log_context_set(workflow_id=execution.workflow_id, attempt=execution.attempt)
+        try:
+            with LeaseKeeper(execution.pk, execution.attempt):
+                _Runner(execution).run()
+        except StaleAttempt:
+            logger.warning(
+                "execution %s attempt %s was superseded; its result is refused",
+                execution_id,
+                execution.attempt,
+            )
 
 
 @dataclass
 class _Runner:
     execution: AutomationExecution
     steps: dict[int, AutomationExecutionStep] = field(default_factory=dict)
+    # Finished steps without side effects, saved with the next write rather than on their own:
+    # if the worker dies first, running them again harms nobody, and a run of pure steps costs
+    # one commit instead of one per step.
+    pending: list[AutomationExecutionStep] = field(default_factory=list)
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -151,8 +167,9 @@ class _Runner:
                 step = self.steps.get(index)
                 if step is not None and step.status in STEP_DONE_STATUSES:
                     continue
-                if not self._run_step(index, action, step):
-                    return
+                with log_context(step_id=action.get("id")):
+                    if not self._run_step(index, action, step):
+                        return
         except CancelRequested:
             self._finish(ExecutionStatus.CANCELLED, "Cancelled.")
             return
@@ -189,7 +206,8 @@ class _Runner:
             error = ActionError(f"Invalid params after rendering: {exc.detail}")
             return self._step_failed(index, action, step, error, {}, 0)
         timeout_s = float(action.get("timeout_s") or settings.STEP_DEFAULT_TIMEOUT_S)
-        step = self._record_start(index, action, step, params)
+        step = self._record_start(index, action, step, params, side_effects=executor.side_effects)
+        log_context_set(step_attempt=step.attempts)
         started = time.monotonic()
         run = StepRun(
             execution_id=self.execution.pk,
@@ -208,7 +226,15 @@ class _Runner:
             logger.exception("action %s of execution %s crashed", action["id"], self.execution.pk)
             error = ActionError(f"Internal error in {action['type']}: {type(exc).__name__}: {exc}")
             return self._step_failed(index, action, step, error, params, _ms_since(started))
-        self._record_done(index, action, step, StepStatus.COMPLETED, output, _ms_since(started))
+        self._record_done(
+            index,
+            action,
+            step,
+            StepStatus.COMPLETED,
+            output,
+            _ms_since(started),
+            deferred=not executor.side_effects,
+        )
         return True
 
     def _step_failed(
@@ -266,6 +292,32 @@ class _Runner:
             raise StaleAttempt()
         raise CancelRequested()
 
+    def _cancel_requested(self) -> bool:
+        return (
+            bool(self.pending)
+            and AutomationExecution.objects.filter(
+                pk=self.execution.pk, cancel_requested=True
+            ).exists()
+        )
+
+    def _progress(self) -> dict[str, Any]:
+        execution = self.execution
+        return {
+            "context": execution.context,
+            "steps_completed": execution.steps_completed,
+            "deliveries": 0,
+        }
+
+    def _flush(self) -> None:
+        """Save the deferred steps; called inside the transaction of a fenced write."""
+        new = [step for step in self.pending if step.pk is None]
+        if new:
+            AutomationExecutionStep.objects.bulk_create(new)
+        for step in self.pending:
+            if step not in new:
+                step.save()
+        self.pending = []
+
     def _owned_update(self, **fields: Any) -> None:
         """Update the execution only if this attempt still owns it."""
         execution = self.execution
@@ -280,9 +332,12 @@ class _Runner:
         action: dict[str, Any],
         step: AutomationExecutionStep | None,
         params: dict[str, Any],
+        *,
+        side_effects: bool,
     ) -> AutomationExecutionStep:
         """Record the step as running — only while this attempt owns the execution, whose lease
-        the same write renews."""
+        the same write renews. A step without side effects is recorded once, when it is done:
+        if the worker dies during it, running it again harms nobody."""
         now = timezone.now()
         if step is None:
             step = AutomationExecutionStep(
@@ -297,11 +352,14 @@ class _Runner:
         step.attempts += 1
         step.started_at = now
         step.error_message = ""
-        with transaction.atomic():
-            self._fenced_update(
-                lease_expires_at=now + timedelta(seconds=settings.EXECUTION_LEASE_S)
-            )
-            step.save()
+        if side_effects:
+            # Starting a step is not progress: only finished (here: deferred) steps reset the
+            # delivery count that stops a poison execution.
+            fields = {"lease_expires_at": now + timedelta(seconds=settings.EXECUTION_LEASE_S)}
+            with transaction.atomic():
+                self._fenced_update(**fields, **(self._progress() if self.pending else {}))
+                self._flush()
+                step.save()
         self.steps[index] = step
         return step
 
@@ -315,6 +373,7 @@ class _Runner:
         duration_ms: int,
         *,
         error: str = "",
+        deferred: bool = False,
     ) -> None:
         execution = self.execution
         now = timezone.now()
@@ -336,11 +395,11 @@ class _Runner:
         execution.context["steps"][action["id"]] = output
         if counts:
             execution.steps_completed += 1
-        progress = {
-            "context": execution.context,
-            "steps_completed": execution.steps_completed,
-            "deliveries": 0,
-        }
+        self.steps[index] = step
+        if deferred:
+            self.pending.append(step)
+            return
+        progress = self._progress()
         cancel = False
         with transaction.atomic():
             try:
@@ -349,8 +408,8 @@ class _Runner:
                 # The step's result is still ours to record; the execution stops after it.
                 self._owned_update(**progress)
                 cancel = True
+            self._flush()
             step.save()
-        self.steps[index] = step
         if cancel:
             raise CancelRequested()
 
@@ -374,14 +433,19 @@ class _Runner:
                 dispatched_at=due if short else None,
                 lease_expires_at=None,
                 locked_by="",
-                deliveries=0,
+                **self._progress(),
             )
+            self._flush()
             step.save()
             if short:
                 execution_dispatch(execution.pk, countdown=delay_s)
 
     def _finish(self, status: str, error: str) -> None:
         execution = self.execution
+        if status == ExecutionStatus.COMPLETED and self._cancel_requested():
+            # Steps without side effects ran without a write in between: the cancel that came
+            # meanwhile still wins over "completed".
+            status, error = ExecutionStatus.CANCELLED, "Cancelled."
         now = timezone.now()
         started = execution.started_at or now
         elapsed_ms = max(0, int((now - started).total_seconds() * 1000))
@@ -393,10 +457,12 @@ class _Runner:
                 error_message=error,
                 lease_expires_at=None,
                 locked_by="",
+                **self._progress(),
             )
+            self._flush()
             if status != ExecutionStatus.CANCELLED:
                 _workflow_counters_update(execution.workflow_id, status, elapsed_ms, now)
-            if execution.definition.get("limited"):
+            if execution.concurrency_limited:
                 _dispatch_next_waiting(execution.workflow_id, now)
             transaction.on_commit(
                 lambda: events.emit(

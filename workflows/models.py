@@ -111,6 +111,9 @@ class AutomationExecution(models.Model):
     # Template context carried between steps: {"steps": {action_id: output}, ...}.
     context = models.JSONField(default=dict, blank=True)
     idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    # Created while its workflow had a max_concurrency: only such executions take the slower,
+    # limit-checking claim.
+    concurrency_limited = models.BooleanField(default=False)
     # The schedule slot a scheduled execution was fired for; unique per workflow, so a second
     # fire of the same slot (two Beat processes, a re-sync race) starts nothing.
     scheduled_for = models.DateTimeField(null=True, blank=True)
@@ -156,6 +159,10 @@ class AutomationExecution(models.Model):
                 condition=Q(status__in=["queued", "running"]),
                 name="execution_unfinished",
             ),
+            # Analytics: the activity feed pages executions by start and by finish time, and
+            # the rollup refresh finds what finished since its previous run.
+            models.Index(fields=["-started_at", "-id"], name="execution_started"),
+            models.Index(fields=["-completed_at", "-id"], name="execution_completed"),
         ]
 
     def __str__(self) -> str:

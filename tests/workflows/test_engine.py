@@ -278,3 +278,40 @@ def test_the_workflow_average_moves_with_each_finished_run():
     assert workflow.success_count == 3
     assert workflow.avg_execution_time_ms >= 0
     assert StepStatus.COMPLETED in statuses(workflow.executions.first())
+
+
+def test_steps_without_side_effects_are_saved_together(django_assert_max_num_queries):
+    actions = [
+        {"id": f"t{i}", "type": "transform", "params": {"values": {"i": i}}} for i in range(10)
+    ]
+    execution, _ = execution_create(
+        workflow=WorkflowFactory(actions=actions), trigger_type="manual"
+    )
+    with django_assert_max_num_queries(12):
+        execution_run(execution_id=execution.pk, worker="test")
+    execution.refresh_from_db()
+    assert execution.status == "completed"
+    assert execution.steps.count() == 10
+    assert execution.context["steps"]["t9"] == {"i": 9}
+
+
+def test_a_step_with_side_effects_is_recorded_running_before_it_runs(monkeypatch):
+    from workflows.actions.api_call import ApiCallAction
+
+    seen = []
+
+    def run(self, params, step):
+        execution = AutomationExecution.objects.get(pk=step.execution_id)
+        seen.append(list(execution.steps.values_list("step_id", "status")))
+        return {"status_code": 200}
+
+    monkeypatch.setattr(ApiCallAction, "run", run)
+    actions = [
+        {"id": "pure", "type": "transform", "params": {"values": {"x": 1}}},
+        {"id": "call", "type": "api_call", "params": {"url": "https://example.com/x"}},
+    ]
+    execution, _ = execution_create(
+        workflow=WorkflowFactory(actions=actions), trigger_type="manual"
+    )
+    execution_run(execution_id=execution.pk, worker="test")
+    assert seen == [[("pure", "completed"), ("call", "running")]]

@@ -55,8 +55,6 @@ def _definition_snapshot(workflow: AutomationWorkflow) -> dict[str, Any]:
         "version": workflow.version,
         "trigger": workflow.trigger,
         "actions": workflow.actions,
-        # Only executions created while a limit is set take the (slower) limited claim.
-        "limited": workflow.max_concurrency is not None,
     }
 
 
@@ -93,6 +91,7 @@ def execution_create(
                 steps_total=len(workflow.actions),
                 dispatched_at=timezone.now(),
                 scheduled_for=scheduled_for,
+                concurrency_limited=workflow.max_concurrency is not None,
             )
             execution_dispatch(execution.pk)
     except IntegrityError:

@@ -1,0 +1,212 @@
+"""Engine throughput against raw Celery chains, measured in one run on PostgreSQL + Redis.
+
+One worker of concurrency 2. Three scenarios, interleaved over the repetitions:
+- engine: N executions of a 3-step ``transform`` workflow (no I/O), triggered through the same
+  service the API uses (a committed row, then a message), counted done when every execution is
+  finished in the database;
+- chain (no-op): N raw Celery chains of three no-op tasks;
+- chain (2 writes): N raw Celery chains of three tasks that each INSERT and UPDATE one row — the
+  floor any durable engine pays.
+Each figure is executions (or chains) completed per second, from the first trigger to the last
+completion. Prints medians with their range and the ratios; writes JSON to bench/results/.
+
+    .venv/bin/python bench/engine_throughput.py [--executions 2000] [--repeat 3]
+
+Needs PostgreSQL and Redis (DATABASE_URL's server, default postgres://postgres@127.0.0.1:5432;
+CELERY_BROKER_URL, default redis://127.0.0.1:6379/14). It creates and drops its own database.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DATABASE = "bench_engine"
+
+
+def _environment(server_url: str, broker_url: str) -> dict[str, str]:
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"{server_url.rstrip('/')}/{DATABASE}",
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_TASK_DEFAULT_QUEUE": f"bench-{uuid.uuid4().hex[:8]}",
+        "DATA_DIR": tempfile.mkdtemp(prefix="bench-engine-"),
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    return {**os.environ, **env}
+
+
+def _create_database(server_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server_url.rstrip('/')}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+
+
+def _setup() -> None:
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS bench_rows "
+            "(id bigserial PRIMARY KEY, n integer, done boolean DEFAULT false)"
+        )
+
+
+def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = Path(env["DATA_DIR"]) / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency=2",
+         "--loglevel=INFO", "-Q", env["CELERY_TASK_DEFAULT_QUEUE"], "--include=bench.chain_tasks",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if b" ready." in log.read_bytes():
+            return worker
+        time.sleep(0.1)
+    raise RuntimeError(f"worker did not start:\n{log.read_text()[-2000:]}")
+
+
+def _wait(done: Callable[[], int], total: int, timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    while done() < total:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {done()} of {total} finished in {timeout_s} s")
+        time.sleep(0.02)
+
+
+def run_engine(count: int) -> float:
+    from workflows.models import AutomationExecution, ExecutionStatus
+    from workflows.services.executions import execution_create
+    from workflows.services.workflows import workflow_create
+
+    actions = [
+        {
+            "id": f"t{i}",
+            "type": "transform",
+            "params": {"values": {"n": f"{{{{ trigger.n + {i} }}}}"}},
+        }
+        for i in range(3)
+    ]
+    workflow = workflow_create(data={"name": f"bench {uuid.uuid4().hex[:6]}", "actions": actions})
+    finished = AutomationExecution.objects.filter(
+        workflow=workflow, status__in=[ExecutionStatus.COMPLETED, ExecutionStatus.FAILED]
+    )
+    started = time.perf_counter()
+    for n in range(count):
+        execution_create(workflow=workflow, trigger_type="manual", payload={"n": n})
+    _wait(finished.count, count)
+    elapsed = time.perf_counter() - started
+    failed = finished.filter(status=ExecutionStatus.FAILED).count()
+    if failed:
+        raise RuntimeError(f"{failed} executions failed")
+    return count / elapsed
+
+
+def _run_chains(count: int, step: str, last: str) -> float:
+    import redis
+    from celery import chain, current_app
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    counter = f"bench:{uuid.uuid4().hex}"
+    signature = current_app.signature
+    started = time.perf_counter()
+    for _ in range(count):
+        chain(signature(step, immutable=True), signature(step, immutable=True),
+              signature(last, args=[counter], immutable=True)).apply_async()  # fmt: skip
+    _wait(lambda: int(client.get(counter) or 0), count)
+    elapsed = time.perf_counter() - started
+    client.delete(counter)
+    return count / elapsed
+
+
+def run_noop_chains(count: int) -> float:
+    return _run_chains(count, "bench.noop", "bench.noop_last")
+
+
+def run_write_chains(count: int) -> float:
+    return _run_chains(count, "bench.write", "bench.write_last")
+
+
+SCENARIOS: dict[str, Callable[[int], float]] = {
+    "chain (3 no-op tasks)": run_noop_chains,
+    "chain (3 tasks, INSERT + UPDATE each)": run_write_chains,
+    "engine (3-step transform workflow)": run_engine,
+}
+
+
+def _summary(rates: list[float]) -> dict[str, Any]:
+    return {"median": statistics.median(rates), "min": min(rates), "max": max(rates), "runs": rates}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--executions", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+    broker = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
+    _create_database(server)
+    env = _environment(server, broker)
+    _setup()
+    worker = _start_worker(env)
+    try:
+        for run in SCENARIOS.values():  # warm-up: imports, connections, template caches
+            run(50)
+        rates: dict[str, list[float]] = {name: [] for name in SCENARIOS}
+        for repetition in range(args.repeat):
+            for name, run in SCENARIOS.items():
+                rates[name].append(run(args.executions))
+                print(f"  run {repetition + 1}: {name}: {rates[name][-1]:.1f}/s", flush=True)
+    finally:
+        os.killpg(worker.pid, 9)
+    results = {name: _summary(values) for name, values in rates.items()}
+    engine = results["engine (3-step transform workflow)"]["median"]
+    ratios = {
+        "engine / chain (no-op)": engine / results["chain (3 no-op tasks)"]["median"],
+        "engine / chain (2 writes)": engine
+        / results["chain (3 tasks, INSERT + UPDATE each)"]["median"],
+    }
+    print(f"\n{args.executions} per run, {args.repeat} runs, one worker of concurrency 2\n")
+    for name, summary in results.items():
+        low, high = summary["min"], summary["max"]
+        print(f"{name:42} {summary['median']:8.1f}/s  (range {low:.1f}–{high:.1f})")
+    for name, ratio in ratios.items():
+        print(f"{name:42} {ratio:8.2f}×")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    record = {
+        "benchmark": "engine_throughput",
+        "at": datetime.now(UTC).isoformat(),
+        "executions": args.executions,
+        "repeat": args.repeat,
+        "results": results,
+        "ratios": ratios,
+    }
+    (RESULTS / "engine_throughput.json").write_text(json.dumps(record, indent=2))
+
+
+if __name__ == "__main__":
+    main()
