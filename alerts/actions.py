@@ -10,11 +10,12 @@ from rest_framework import serializers
 from alerts.channels.base import Message, SendResult, Target, connection_send
 from alerts.channels.registry import CHANNELS, channel_get
 from alerts.messages import execution_link
-from alerts.models import Severity, SharePost
+from alerts.models import Severity
 from integrations.crypto import DecryptionError
 from integrations.models import IntegrationConnection
 from versioning.selectors import article_context
 from workflows.actions.base import Action, ActionError, StepRun, Templated
+from workflows.services.effects import effect_recall, effect_record
 from workflows.templating import has_template
 
 SHARE_PLATFORMS = ("slack", "telegram", "n8n", "zapier", "webhook")
@@ -76,6 +77,9 @@ class NotifyAction(Action):
     params_serializer = NotifyParams
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
+        sent = effect_recall(key=step.idempotency_key)
+        if sent is not None:  # a redelivered step: the message went out already
+            return sent
         channel = params["channel"]
         connection_id = params.get("connection")
         connection = _connection_load(connection_id) if connection_id else None
@@ -96,6 +100,7 @@ class NotifyAction(Action):
                 retryable=result.retryable,
                 output=output,
             )
+        effect_record(key=step.idempotency_key, step=step, result=output)
         return output
 
 
@@ -191,10 +196,15 @@ def _share_message(params: Mapping[str, Any], article: Mapping[str, Any] | None)
 
 
 def _share_one(connection_id: int, message: Message, step: StepRun) -> dict[str, Any]:
-    key = f"{step.execution_id}-{step.step_id}-{connection_id}"
-    posted = SharePost.objects.filter(idempotency_key=key).first()
+    key = f"{step.idempotency_key}-{connection_id}"
+    posted = effect_recall(key=key)
     if posted is not None:
-        return {"ok": True, "status": posted.status, "detail": posted.detail, "retryable": False}
+        return {
+            "ok": True,
+            "status": posted["status"],
+            "detail": posted["detail"],
+            "retryable": False,
+        }
     try:
         connection = _connection_load(connection_id)
     except ActionError as exc:
@@ -204,11 +214,6 @@ def _share_one(connection_id: int, message: Message, step: StepRun) -> dict[str,
         connection, Message(message.text, message.title, message.severity, message.url, data)
     )
     if result.ok:
-        SharePost.objects.get_or_create(
-            idempotency_key=key,
-            defaults={"execution_id": step.execution_id, "step_id": step.step_id,
-                      "connection_id": connection_id, "status": result.status,
-                      "detail": result.detail},
-        )  # fmt: skip
+        effect_record(key=key, step=step, result={"status": result.status, "detail": result.detail})
     return {"ok": result.ok, "status": result.status, "detail": result.detail,
             "retryable": result.retryable}  # fmt: skip

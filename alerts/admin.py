@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
-from alerts.models import AlertDelivery, AutomationAlert, Notification, SharePost
+from alerts.models import AlertDelivery, AutomationAlert, Notification
 from alerts.services.alerts import alert_test
 
 RECENT_DELIVERIES = 20
@@ -116,15 +116,3 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ["title", "body", "user__username"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
-
-
-@admin.register(SharePost)
-class SharePostAdmin(admin.ModelAdmin):
-    list_display = ["idempotency_key", "connection_id", "status", "created_at"]
-    search_fields = ["idempotency_key"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in SharePost._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

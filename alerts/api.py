@@ -6,7 +6,7 @@ Staff manage alerts; any signed-in user reads and marks their own notifications,
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
@@ -185,6 +185,9 @@ class NotificationSerializer(serializers.ModelSerializer[Notification]):
         read_only_fields = fields
 
 
+@extend_schema_view(
+    read=extend_schema(parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)])
+)
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The caller's own in-app notifications, newest first; ``?unread=true`` for unread only.
     The list adds ``unread_count``."""

@@ -198,22 +198,3 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} → {self.user}"
-
-
-class SharePost(models.Model):
-    """A post the ``share`` action made: one per (execution, step, connection), kept so that a
-    retried step re-posts only to the connections that did not take it."""
-
-    idempotency_key = models.CharField(max_length=200, unique=True)
-    execution_id = models.BigIntegerField()
-    step_id = models.CharField(max_length=64)
-    connection_id = models.BigIntegerField()
-    status = models.PositiveIntegerField(null=True, blank=True)
-    detail = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-id"]
-
-    def __str__(self) -> str:
-        return f"Share {self.idempotency_key}"

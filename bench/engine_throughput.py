@@ -158,6 +158,23 @@ SCENARIOS: dict[str, Callable[[int], float]] = {
 }
 
 
+def prepare() -> dict[str, str]:
+    """A fresh benchmark database on BENCH_POSTGRES's server, migrated; this process set up on
+    it and on BENCH_REDIS. Returns the environment for the processes a benchmark starts."""
+    server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+    broker = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
+    _create_database(server)
+    env = _environment(server, broker)
+    _setup()
+    return env
+
+
+def write_results(name: str, record: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    record = {"benchmark": name, "at": datetime.now(UTC).isoformat(), **record}
+    (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2, default=str))
+
+
 def _summary(rates: list[float]) -> dict[str, Any]:
     return {"median": statistics.median(rates), "min": min(rates), "max": max(rates), "runs": rates}
 
@@ -167,11 +184,7 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-    broker = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
-    _create_database(server)
-    env = _environment(server, broker)
-    _setup()
+    env = prepare()
     worker = _start_worker(env)
     try:
         for run in SCENARIOS.values():  # warm-up: imports, connections, template caches
@@ -196,16 +209,15 @@ def main() -> None:
         print(f"{name:42} {summary['median']:8.1f}/s  (range {low:.1f}–{high:.1f})")
     for name, ratio in ratios.items():
         print(f"{name:42} {ratio:8.2f}×")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {
-        "benchmark": "engine_throughput",
-        "at": datetime.now(UTC).isoformat(),
-        "executions": args.executions,
-        "repeat": args.repeat,
-        "results": results,
-        "ratios": ratios,
-    }
-    (RESULTS / "engine_throughput.json").write_text(json.dumps(record, indent=2))
+    write_results(
+        "engine_throughput",
+        {
+            "executions": args.executions,
+            "repeat": args.repeat,
+            "results": results,
+            "ratios": ratios,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -13,13 +13,11 @@ children) before, along the way and after. The baseline is the idle worker's mem
 """
 
 import argparse
-import json
 import os
 import signal
 import statistics
 import sys
 import threading
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,12 +25,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.engine_throughput import (
-    RESULTS,
-    _create_database,
-    _environment,
-    _setup,
     _start_worker,
     _wait,
+    prepare,
+    write_results,
 )
 
 
@@ -173,11 +169,7 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-    broker = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
-    _create_database(server)
-    env = _environment(server, broker)
-    _setup()
+    env = prepare()
     runs = [part_queries() for _ in range(args.repeat)]
     queries = runs[-1]
     assert all(run == queries for run in runs), "query counts must not vary between runs"
@@ -200,14 +192,7 @@ def main() -> None:
         f"{statistics.median(s['pss_mb'] for s in samples[1:]):.1f} MB (RSS, which counts the "
         f"shared pages once per process: {samples[-1]['rss_mb']:.1f} MB)"
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {
-        "benchmark": "step_cost",
-        "at": datetime.now(UTC).isoformat(),
-        "queries": queries,
-        "memory": memory,
-    }
-    (RESULTS / "step_cost.json").write_text(json.dumps(record, indent=2, default=str))
+    write_results("step_cost", {"queries": queries, "memory": memory})
 
 
 if __name__ == "__main__":

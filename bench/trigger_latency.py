@@ -21,20 +21,17 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.engine_throughput import (
-    RESULTS,
     ROOT,
-    _create_database,
-    _environment,
-    _setup,
     _start_worker,
     _wait,
+    prepare,
+    write_results,
 )
 
 
@@ -171,11 +168,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-    broker = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
-    _create_database(server)
-    env = _environment(server, broker)
-    _setup()
+    env = prepare()
     from django.contrib.auth import get_user_model
 
     from workflows.services.tokens import api_token_create
@@ -204,9 +197,7 @@ def main() -> None:
                 for stat, v in stats.items()
             )
             print(f"  {metric:28} {line} ms")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {"benchmark": "trigger_latency", "at": datetime.now(UTC).isoformat(), "report": report}
-    (RESULTS / "trigger_latency.json").write_text(json.dumps(record, indent=2))
+    write_results("trigger_latency", {"report": report})
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from alerts.api import AlertViewSet, NotificationViewSet
-from analytics.api import HealthView
+from analytics.api import ActivityView, HealthView, StatsView
 from integrations.api import ConnectionViewSet
 from orchestration.api import OrchestrationRunViewSet, OrchestrationViewSet
 from versioning.api import ArticleViewSet, VersionViewSet
+from workflows.api.as_code import WorkflowExportView, WorkflowImportView
+from workflows.api.revisions import WorkflowRevisionViewSet
 from workflows.api.triggers import EventView, WebhookView
 from workflows.api.views import ExecutionViewSet, WorkflowViewSet
 
@@ -33,6 +35,8 @@ router.register("orchestration-runs", OrchestrationRunViewSet, basename="orchest
 
 urlpatterns = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
+    re_path(r"^stats/?$", StatsView.as_view(), name="stats"),
+    re_path(r"^activity/?$", ActivityView.as_view(), name="activity"),
     re_path(r"^events/?$", EventView.as_view(), name="events"),
     re_path(r"^hooks/(?P<token>[A-Za-z0-9_-]{1,100})/?$", WebhookView.as_view(), name="webhook"),
     # versions/{article_id}/… is keyed by the article, not a version id: routes spelled out.
@@ -51,6 +55,33 @@ urlpatterns = [
         r"^versions/(?P<article_id>[^/]+)/?$",
         VersionViewSet.as_view({"get": "history"}),
         name="version-history",
+    ),
+    # Workflow definition history and workflows as code; before the router's workflows/{pk}.
+    re_path(r"^workflows/import/?$", WorkflowImportView.as_view(), name="workflow-import"),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/export/?$",
+        WorkflowExportView.as_view(),
+        name="workflow-export",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/revisions/?$",
+        WorkflowRevisionViewSet.as_view({"get": "list"}),
+        name="workflow-revision-list",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/revisions/(?P<number>[0-9]{1,9})/?$",
+        WorkflowRevisionViewSet.as_view({"get": "retrieve"}),
+        name="workflow-revision-detail",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/revisions/(?P<a>[0-9]{1,9})/diff/(?P<b>[0-9]{1,9})/?$",
+        WorkflowRevisionViewSet.as_view({"get": "diff"}),
+        name="workflow-revision-diff",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/revisions/(?P<number>[0-9]{1,9})/restore/?$",
+        WorkflowRevisionViewSet.as_view({"post": "restore"}),
+        name="workflow-revision-restore",
     ),
     *router.urls,
 ]

@@ -1,16 +1,28 @@
-"""Middleware that must run before any view reads the request."""
+"""Middleware that must run before any view reads the request, and headers every response gets."""
 
+import io
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from config.security import content_security_policy
+
+
+def _too_large() -> JsonResponse:
+    return JsonResponse(
+        {"detail": f"Request body exceeds {settings.REQUEST_BODY_MAX_BYTES} bytes."}, status=413
+    )
+
 
 class RequestBodyLimitMiddleware:
-    """Answer 413 to a request whose declared body is larger than REQUEST_BODY_MAX_BYTES.
+    """Answer 413 to a request whose body is larger than REQUEST_BODY_MAX_BYTES.
 
-    Bodies sent without a Content-Length are caught when read (``RequestDataTooBig``), by the
-    API's exception handler.
+    A declared Content-Length is judged before anything is read. A chunked body (no length) is
+    read here up to one byte past the limit, when the server hands it over de-chunked and
+    terminated (``wsgi.input_terminated``, as gunicorn does): over the limit → 413, else the view
+    gets it as if its length had been sent (Django alone would read such a body as empty). A server
+    that cannot terminate the stream gets 411: nothing is read that could never end.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -22,8 +34,40 @@ class RequestBodyLimitMiddleware:
         except ValueError:
             return JsonResponse({"detail": "Content-Length must be an integer."}, status=400)
         if length > settings.REQUEST_BODY_MAX_BYTES:
-            return JsonResponse(
-                {"detail": f"Request body exceeds {settings.REQUEST_BODY_MAX_BYTES} bytes."},
-                status=413,
-            )
+            return _too_large()
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not length:
+            refused = self._read_chunked(request)
+            if refused is not None:
+                return refused
         return self.get_response(request)
+
+    def _read_chunked(self, request: HttpRequest) -> HttpResponse | None:
+        if not request.META.get("wsgi.input_terminated"):
+            return JsonResponse(
+                {"detail": "Send a Content-Length: this server cannot read chunked bodies."},
+                status=411,
+            )
+        limit = settings.REQUEST_BODY_MAX_BYTES
+        body = request.META["wsgi.input"].read(limit + 1)
+        if len(body) > limit:
+            return _too_large()
+        # What WSGIRequest builds from a declared length, built from the length we now know.
+        request._stream = io.BytesIO(body)
+        request.META["CONTENT_LENGTH"] = str(len(body))
+        return None
+
+
+class ContentSecurityPolicyMiddleware:
+    """Every response carries the site's Content-Security-Policy (``config.security``): scripts
+    from this site only, never inline. A view that sets its own header (a page meant to be
+    embedded elsewhere) keeps it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.policy = content_security_policy()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", self.policy)
+        return response

@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from alerts.email_config import email_url_settings
 from config.env import env_bool, env_float, env_int, env_list, env_mapping, env_str
+from config.security import DEFAULT_SECRET_KEY, production_check, rate_check
 from integrations.keyfile import key_file_load_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -24,7 +25,9 @@ DJANGO_ENV = env_str("DJANGO_ENV", "development")
 if DJANGO_ENV not in ("development", "production"):
     raise ImproperlyConfigured(f"DJANGO_ENV must be development or production, got {DJANGO_ENV!r}")
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-set-SECRET_KEY-in-production")
+SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET_KEY)
+if DJANGO_ENV == "production":
+    production_check(debug=DEBUG, secret_key=SECRET_KEY)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Where this site is reached from outside: links in alerts and notifications start with it.
@@ -42,16 +45,19 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_htmx",
     "integrations",
     "workflows",
     "versioning",
     "alerts",
     "orchestration",
     "analytics",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -128,7 +134,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+# The dashboard's sign-in page: the admin's refuses users who are not staff, and the widget is
+# for every signed-in user.
+LOGIN_URL = "dashboard:login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -178,7 +186,62 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the errors it can answer with (400, 401, 403, 404, 413, 429, …).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.error_responses_document",
+    ],
+    # One name per choice set in the schema (several models have a "status").
+    "ENUM_NAME_OVERRIDES": {
+        "ExecutionStatusEnum": "workflows.models.ExecutionStatus",
+        "StepStatusEnum": "workflows.models.StepStatus",
+        "ArticleStatusEnum": "versioning.models.ArticleStatus",
+        "RunStatusEnum": "orchestration.models.RunStatus",
+        "DeliveryStatusEnum": "alerts.models.DeliveryStatus",
+        "AlertEventEnum": "alerts.models.AlertEvent",
+    },
 }
+
+# --- Security -------------------------------------------------------------------------------------
+# Every response carries X-Content-Type-Options, Referrer-Policy, X-Frame-Options and a
+# Content-Security-Policy without inline script (config/security.py). In production, HTTPS is
+# enforced: plain HTTP is redirected (except health probes), HSTS is sent on HTTPS responses and
+# cookies are HTTPS-only. docs/security.md explains each.
+
+# How many reverse proxies in front of the web server append to X-Forwarded-For; each must also set
+# X-Forwarded-Proto. 0: the client is the socket's peer, and the scheme is the request's own.
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
+if PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+REST_FRAMEWORK["NUM_PROXIES"] = PROXY_COUNT  # rate limits key on the client address this gives
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", DJANGO_ENV == "production")
+SECURE_REDIRECT_EXEMPT = [r"^api/workflow-orchestration/health/?$"]  # load balancers probe HTTP
+# Prometheus scrapes the web processes directly, inside the private network.
+SECURE_REDIRECT_EXEMPT.append(r"^metrics/?$")
+SECURE_HSTS_SECONDS = env_int(
+    "SECURE_HSTS_SECONDS", 31_536_000 if DJANGO_ENV == "production" else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", DJANGO_ENV == "production"
+)
+# Preloading is a promise browsers keep for months: the operator opts in, so the deploy check's
+# reminder about it (security.W021) is silenced until they do.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", DJANGO_ENV == "production")
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", DJANGO_ENV == "production")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Failed bearer tokens per client address: past this rate every bearer request from that address
+# is answered 429 until the window has room again, so tokens cannot be guessed at speed.
+API_AUTH_FAILURE_RATE = rate_check(
+    "API_AUTH_FAILURE_RATE", env_str("API_AUTH_FAILURE_RATE", "20/minute")
+)
 
 # --- Celery ---------------------------------------------------------------------------------------
 # The database holds the truth; the broker only wakes workers. Messages are acknowledged after the
@@ -251,6 +314,8 @@ RETRY_COUNTDOWN_MAX_S = env_float("RETRY_COUNTDOWN_MAX_S", 60.0)
 # Templates: limits on what one template may be and produce.
 TEMPLATE_MAX_SOURCE_CHARS = env_int("TEMPLATE_MAX_SOURCE_CHARS", 20_000)
 TEMPLATE_MAX_OUTPUT_CHARS = env_int("TEMPLATE_MAX_OUTPUT_CHARS", 1_000_000)
+# One render (a param string or a condition) is stopped after this long: loops and calls check it.
+TEMPLATE_MAX_RENDER_S = env_float("TEMPLATE_MAX_RENDER_S", 1.0)
 
 # --- Outbound HTTP --------------------------------------------------------------------------------
 # Private, loopback, link-local and metadata addresses are refused unless named here: host names
@@ -275,6 +340,13 @@ if not FIELD_ENCRYPTION_KEYS:
             " print(Fernet.generate_key().decode())')"
         )
     FIELD_ENCRYPTION_KEYS = [key_file_load_or_create(DATA_DIR / "encryption.key")]
+
+# A connection's rate_limit ("5/s", "60/m") is shared by every worker: counted in this Redis
+# (by default the broker's, when the broker is Redis), else in the database.
+RATE_LIMIT_REDIS_URL = env_str(
+    "RATE_LIMIT_REDIS_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
 
 # --- Content --------------------------------------------------------------------------------------
 
@@ -308,6 +380,37 @@ if ALERT_DELIVERY_MAX_ATTEMPTS < 1:
 # Sends deliveries whose wait ended (throttle windows, retries) and those whose message was lost.
 CELERY_BEAT_SCHEDULE["alerts-sweep"] = {"task": "alerts.sweep", "schedule": 10.0}
 
+# --- Dashboard ------------------------------------------------------------------------------------
+
+# The user widget reloads its numbers this often; live parts of the staff dashboard (the stats
+# header, running executions) this often.
+DASHBOARD_WIDGET_REFRESH_S = env_int("DASHBOARD_WIDGET_REFRESH_S", 30)
+DASHBOARD_LIVE_REFRESH_S = env_int("DASHBOARD_LIVE_REFRESH_S", 3)
+if DASHBOARD_WIDGET_REFRESH_S < 1 or DASHBOARD_LIVE_REFRESH_S < 1:
+    raise ImproperlyConfigured("DASHBOARD_*_REFRESH_S must be at least 1 second")
+
+# --- Analytics ------------------------------------------------------------------------------------
+
+# GET health: how long a worker ping waits for answers, and how long its result is reused (a
+# stale one is answered while a background thread refreshes it; 0 = probe every time).
+ANALYTICS_WORKER_PING_TIMEOUT_S = env_float("ANALYTICS_WORKER_PING_TIMEOUT_S", 1.0)
+ANALYTICS_HEALTH_CACHE_S = env_float("ANALYTICS_HEALTH_CACHE_S", 5.0)
+# Beat stamps a heartbeat this often; the scheduler is unhealthy when the stamp is older than STALE.
+ANALYTICS_BEAT_HEARTBEAT_S = env_float("ANALYTICS_BEAT_HEARTBEAT_S", 10.0)
+ANALYTICS_BEAT_STALE_S = env_float("ANALYTICS_BEAT_STALE_S", 60.0)
+CELERY_BEAT_SCHEDULE["analytics-beat-heartbeat"] = {
+    "task": "analytics.beat_heartbeat",
+    "schedule": ANALYTICS_BEAT_HEARTBEAT_S,
+}
+# Stats read closed hours from rollups that Beat refreshes this often (the last two hours are
+# always read live); a refresh also recomputes what finished up to MARGIN before the previous one.
+ANALYTICS_ROLLUP_INTERVAL_S = env_float("ANALYTICS_ROLLUP_INTERVAL_S", 60.0)
+ANALYTICS_ROLLUP_MARGIN_S = env_float("ANALYTICS_ROLLUP_MARGIN_S", 300.0)
+CELERY_BEAT_SCHEDULE["analytics-rollup-refresh"] = {
+    "task": "analytics.rollup_refresh",
+    "schedule": ANALYTICS_ROLLUP_INTERVAL_S,
+}
+
 # --- Email ----------------------------------------------------------------------------------------
 # The email alert channel uses these when it has no smtp connection. EMAIL_URL sets them all at
 # once (smtp://user:pass@host:587, smtps://…:465, console://); else the usual EMAIL_* variables.
@@ -331,19 +434,47 @@ if env_str("EMAIL_URL", ""):
     globals().update(email_url_settings(env_str("EMAIL_URL", "")))
 
 # --- Logging --------------------------------------------------------------------------------------
+# JSON lines (LOG_FORMAT=json, the default in production) or readable text (plain, the default
+# otherwise). Every record logged while an execution runs carries execution_id, workflow_id,
+# step_id and attempt (workflows/logcontext.py).
 
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if DJANGO_ENV == "production" else "plain")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Replaces every connection secret this process has seen with "[redacted]".
-    "filters": {"redact_secrets": {"()": "integrations.redaction.SecretsFilter"}},
+    "formatters": {
+        "plain": {
+            "()": "workflows.logcontext.PlainFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {"()": "workflows.logcontext.JsonFormatter"},
+    },
+    "filters": {
+        # Replaces every connection secret this process has seen with "[redacted]".
+        "redact_secrets": {"()": "integrations.redaction.SecretsFilter"},
+        "log_context": {"()": "workflows.logcontext.LogContextFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
+            "formatter": LOG_FORMAT,
+            "filters": ["redact_secrets", "log_context"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Metrics --------------------------------------------------------------------------------------
+# GET /metrics (Prometheus text format) answers a bearer METRICS_TOKEN or a staff user. Counts are
+# read from the database at scrape time, so they hold for any number of processes and machines;
+# distributions (durations, retries, HTTP responses) cover the executions of the last
+# METRICS_WINDOW_S seconds.
+
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters")
+METRICS_WINDOW_S = env_int("METRICS_WINDOW_S", 86400)
+if METRICS_WINDOW_S < 60:
+    raise ImproperlyConfigured(f"METRICS_WINDOW_S must be at least 60, got {METRICS_WINDOW_S}")

@@ -1,10 +1,20 @@
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from analytics.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/workflow-orchestration/", include("config.api")),
+    path("dashboard/", include("dashboard.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves its start-up script from a URL: the docs run under a CSP that allows
+    # no inline script.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^metrics/?$", metrics_view, name="metrics"),
 ]
+
+# No route matched, or a view crashed: JSON under /api/ (config/errors.py).
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

@@ -10,12 +10,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework.exceptions import ValidationError
 
-from integrations.models import IntegrationConnection
+from integrations.models import ConnectionRateWindow, IntegrationConnection
 from integrations.services import (
     connection_create,
     connection_update,
     connection_validate,
     connection_verify,
+    rate_limit_normalised,
 )
 
 KEEP = "Leave empty to keep the stored value."
@@ -41,7 +42,7 @@ class ConnectionForm(forms.ModelForm):
 
     class Meta:
         model = IntegrationConnection
-        fields = ["name", "platform", "connection_type", "config", "is_active"]
+        fields = ["name", "platform", "connection_type", "config", "is_active", "rate_limit"]
 
     def clean_new_credentials(self) -> dict[str, Any] | None:
         raw = self.cleaned_data.get("new_credentials")
@@ -54,6 +55,12 @@ class ConnectionForm(forms.ModelForm):
         if not isinstance(value, dict):
             raise forms.ValidationError("Must be a JSON object.")
         return value
+
+    def clean_rate_limit(self) -> str:
+        try:
+            return rate_limit_normalised(self.cleaned_data.get("rate_limit"))
+        except ValidationError as exc:
+            raise forms.ValidationError(_flatten(exc.detail)[0][1]) from None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -79,7 +86,9 @@ class ConnectionForm(forms.ModelForm):
 @admin.register(IntegrationConnection)
 class IntegrationConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
-    list_display = ["name", "platform", "is_active", "is_verified", "last_verified_at"]
+    list_display = [
+        "name", "platform", "is_active", "rate_limit", "is_verified", "last_verified_at",
+    ]  # fmt: skip
     list_filter = ["platform", "is_active", "is_verified"]
     search_fields = ["name", "connection_type"]
     readonly_fields = [
@@ -121,6 +130,21 @@ class IntegrationConnectionAdmin(admin.ModelAdmin):
             state = "verified" if outcome["is_verified"] else "not verified"
             text = f"{connection.name}: {state}: {outcome['detail']} ({outcome['latency_ms']} ms)"
             self.message_user(request, text, level)
+
+
+@admin.register(ConnectionRateWindow)
+class ConnectionRateWindowAdmin(admin.ModelAdmin):
+    """The rate limiter's bookkeeping, read-only: which connection is throttled until when."""
+
+    list_display = ["connection", "blocked_until"]
+    list_select_related = ["connection"]
+    search_fields = ["connection__name"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[tuple[str, str]]:

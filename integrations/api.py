@@ -24,7 +24,7 @@ from integrations.services import (
 )
 
 OUTPUT_FIELDS = [
-    "id", "name", "platform", "connection_type", "config", "is_active", "is_verified",
+    "id", "name", "platform", "connection_type", "config", "is_active", "rate_limit", "is_verified",
     "last_verified_at", "last_error", "has_credentials", "webhook_url_set", "webhook_url_host",
     "created_at", "updated_at",
 ]  # fmt: skip
@@ -45,9 +45,18 @@ class ConnectionInputSerializer(serializers.Serializer):
     )
     config = serializers.DictField(required=False)
     is_active = serializers.BooleanField(required=False)
+    rate_limit = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text='Requests per second, minute or hour across every worker: "5/s", "60/m", '
+        '"1000/h"; null for none. Calls over it wait their turn.',
+    )
 
 
 class ConnectionSerializer(serializers.ModelSerializer[IntegrationConnection]):
+    rate_limit = serializers.SerializerMethodField()
     has_credentials = serializers.SerializerMethodField()
     webhook_url_set = serializers.SerializerMethodField()
     webhook_url_host = serializers.SerializerMethodField(
@@ -58,6 +67,9 @@ class ConnectionSerializer(serializers.ModelSerializer[IntegrationConnection]):
         model = IntegrationConnection
         fields = OUTPUT_FIELDS
         read_only_fields = OUTPUT_FIELDS
+
+    def get_rate_limit(self, connection: IntegrationConnection) -> str | None:
+        return connection.rate_limit or None
 
     def get_has_credentials(self, connection: IntegrationConnection) -> bool:
         return bool(connection.credentials)

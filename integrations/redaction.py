@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 if TYPE_CHECKING:
     from integrations.models import IntegrationConnection
@@ -20,6 +21,8 @@ REDACTED = "[redacted]"
 # Shorter values are not treated as secrets: replacing every "t" or "on" everywhere would ruin
 # every message and hide nothing a reader could not guess.
 SECRET_MIN_CHARS = 4
+# A part of a secret URL (path segment, query value) shorter than this is not redacted alone.
+URL_PART_MIN_CHARS = 6
 
 _registry: set[str] = set()
 _registry_lock = threading.Lock()
@@ -83,9 +86,30 @@ def _needles(secrets: Iterable[str]) -> list[str]:
     forms: set[str] = set()
     for secret in secrets:
         if isinstance(secret, str) and secret:
-            forms.add(secret)
-            forms.add(quote(secret, safe=""))
+            forms.update(_forms(secret))
     return sorted(forms, key=len, reverse=True)  # a longer secret may contain a shorter one
+
+
+@lru_cache(maxsize=4096)
+def _forms(secret: str) -> frozenset[str]:
+    """The secret, URL-quoted, and for a URL the parts a receiver echoes on their own: a
+    webhook's path answers "Cannot POST /hooks/<token>", n8n's 404 quotes the webhook id."""
+    forms = {secret, quote(secret, safe="")}
+    parts = urlsplit(secret) if "://" in secret else None
+    if parts is None or not parts.netloc:
+        return frozenset(forms)
+    if len(parts.path.strip("/")) >= URL_PART_MIN_CHARS:
+        forms.add(parts.path)
+    values = [*parts.path.split("/"), *(value for _, value in parse_qsl(parts.query))]
+    if parts.password:
+        values.append(parts.password)
+    forms.update(value for value in values if _looks_secret(value))
+    return frozenset(forms)
+
+
+def _looks_secret(part: str) -> bool:
+    """Long, or shorter with a digit in it: an id or token, not a word like "webhooks"."""
+    return len(part) >= 16 or (len(part) >= URL_PART_MIN_CHARS and any(c.isdigit() for c in part))
 
 
 def _redact(value: Any, needles: list[str]) -> Any:

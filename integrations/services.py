@@ -18,8 +18,9 @@ from rest_framework.exceptions import ValidationError
 from integrations.hooks import CONNECTION_FAILED, CONNECTION_VERIFIED, hooks
 from integrations.models import IntegrationConnection
 from integrations.platforms.registry import PLATFORMS, platform_get
+from integrations.ratelimits.rates import rate_parse
 
-EDITABLE_FIELDS = ("name", "platform", "connection_type", "config", "is_active")
+EDITABLE_FIELDS = ("name", "platform", "connection_type", "config", "is_active", "rate_limit")
 SECRET_FIELDS = ("credentials", "webhook_url")
 # Changing any of these means the last verify no longer says anything about the connection.
 REVERIFY_FIELDS = ("platform", "config", *SECRET_FIELDS)
@@ -46,6 +47,7 @@ def connection_create(
     config: Mapping[str, Any] | None = None,
     connection_type: str = "",
     is_active: bool = True,
+    rate_limit: str | None = None,
 ) -> IntegrationConnection:
     """Create a connection; raises ValidationError naming the fields the platform needs."""
     connection = IntegrationConnection(
@@ -56,6 +58,7 @@ def connection_create(
         webhook_url=webhook_url or "",
         config=dict(config or {}),
         is_active=is_active,
+        rate_limit=_normalised("rate_limit", rate_limit),
     )
     _validate(connection)
     with transaction.atomic():
@@ -154,7 +157,18 @@ def _normalised(key: str, value: Any) -> Any:
         return dict(value or {})
     if key == "webhook_url":
         return value or ""
+    if key == "rate_limit":
+        return rate_limit_normalised(value)
     return value
+
+
+def rate_limit_normalised(value: str | None) -> str:
+    """The canonical form of a rate limit ("5/s"; "" for none). Raises ValidationError."""
+    try:
+        rate = rate_parse(value)
+    except ValueError as exc:
+        raise ValidationError({"rate_limit": [str(exc)]}) from None
+    return str(rate) if rate is not None else ""
 
 
 def connection_validate(

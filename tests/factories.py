@@ -83,3 +83,64 @@ class NotificationFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
     title = factory.Sequence(lambda n: f"Notification {n}")
+
+
+class ExecutionFactory(factory.django.DjangoModelFactory):
+    """An execution row as a worker would leave it; pass status, timings, attempt…"""
+
+    class Meta:
+        model = "workflows.AutomationExecution"
+
+    workflow = factory.SubFactory(WorkflowFactory)
+    trigger_type = "manual"
+    status = "completed"
+    definition = factory.LazyAttribute(
+        lambda execution: {"name": execution.workflow.name, "actions": execution.workflow.actions}
+    )
+    steps_total = factory.LazyAttribute(lambda execution: len(execution.workflow.actions))
+
+
+class ExecutionStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "workflows.AutomationExecutionStep"
+
+    execution = factory.SubFactory(ExecutionFactory)
+    step_index = factory.Sequence(lambda n: n)
+    step_id = factory.Sequence(lambda n: f"step{n}")
+    step_type = "transform"
+    status = "completed"
+    attempts = 1
+
+
+class AlertDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "alerts.AlertDelivery"
+
+    alert = factory.SubFactory(AlertFactory)
+    event = "execution.failed"
+    severity = "critical"
+    status = "sent"
+    fold_key = factory.Sequence(lambda n: f"fold-{n}")
+    attempts = 1
+
+
+class OrchestrationRunFactory(factory.django.DjangoModelFactory):
+    """A finished run with one succeeded call; pass status, calls, error."""
+
+    class Meta:
+        model = "orchestration.OrchestrationRun"
+
+    orchestration = factory.SubFactory(OrchestrationFactory)
+    status = "succeeded"
+    calls = factory.LazyFunction(
+        lambda: {
+            "ping": {
+                "status": "succeeded",
+                "status_code": 200,
+                "attempts": 1,
+                "duration_ms": 12,
+                "output": {"body": {"ok": True}, "extracted": {}},
+                "error": "",
+            }
+        }
+    )

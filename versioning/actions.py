@@ -22,6 +22,7 @@ from versioning.services import (
     version_commit_record,
 )
 from workflows.actions.base import Action, ActionError, StepRun, Templated
+from workflows.services.effects import effect_recall, effect_record
 
 
 def _article_id(params: Mapping[str, Any], step: StepRun) -> Any:
@@ -176,6 +177,9 @@ class GitCommitAction(Action):
     params_serializer = GitCommitParams
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
+        committed = effect_recall(key=step.idempotency_key)
+        if committed is not None:  # a redelivered step: the commit exists already
+            return committed
         connection, repo = self._repository(params)
         article, content, path = self._file(params, step)
         client = ContentsClient(
@@ -191,7 +195,7 @@ class GitCommitAction(Action):
         version = None
         if article is not None and result.commit_sha:
             version = version_commit_record(article=article, commit_sha=result.commit_sha)
-        return {
+        output = {
             "commit_sha": result.commit_sha,
             "path": path,
             "html_url": result.html_url,
@@ -201,6 +205,8 @@ class GitCommitAction(Action):
             "article_id": article.pk if article else None,
             "version_number": version.version_number if version else None,
         }
+        effect_record(key=step.idempotency_key, step=step, result=output)
+        return output
 
     def _repository(self, params: dict[str, Any]) -> tuple[IntegrationConnection, str]:
         connection = IntegrationConnection.objects.get(pk=params["connection"])

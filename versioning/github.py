@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from integrations.http import OutboundError, OutboundResponse, http_request
+from integrations.http import OutboundError, OutboundResponse
 from integrations.models import IntegrationConnection
 from integrations.platforms.github import github_headers
+from integrations.ratelimits.throttle import connection_request
 from workflows.actions.base import ActionError
 
 API_ROOT = "https://api.github.com"
@@ -68,6 +69,7 @@ class ContentsClient:
         idempotency_key: str,
         timeout_s: float,
     ) -> None:
+        self.connection = connection
         self.base = f"{connection.api_base(API_ROOT)}/repos/{repo}"
         self.headers = github_headers(connection)
         self.idempotency_key = idempotency_key
@@ -81,7 +83,8 @@ class ContentsClient:
         if left <= 0:
             raise ActionError(f"GitHub did not finish within {self.timeout_s:g}s", retryable=True)
         try:
-            return http_request(
+            return connection_request(
+                self.connection,
                 method,
                 f"{self.base}{path}",
                 headers=self.headers,

@@ -1,6 +1,7 @@
 """Reads on articles and versions, and the ``article`` a workflow run sees in its context."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from versioning.analysis import word_count
+from versioning.diff import snapshot_diff, snapshot_text
 from versioning.models import Article, ContentVersion
 
 
@@ -27,7 +29,11 @@ def article_url(article: Article) -> str:
 
 
 def article_data(article: Article) -> dict[str, Any]:
-    """The article as workflow templates see it: its fields plus ``word_count`` and ``url``."""
+    """The article as workflow templates see it: its fields plus ``word_count``, ``url`` and
+    ``version_number`` (its latest content version; None before the first)."""
+    version_number = ContentVersion.objects.filter(article=article).aggregate(
+        latest=Max("version_number")
+    )["latest"]
     return {
         "id": article.pk,
         "title": article.title,
@@ -43,6 +49,7 @@ def article_data(article: Article) -> dict[str, Any]:
         "updated_at": article.updated_at.isoformat(),
         "word_count": word_count(article.content),
         "url": article_url(article),
+        "version_number": version_number,
     }
 
 
@@ -105,3 +112,47 @@ def version_history(*, article: Article) -> QuerySet[ContentVersion]:
 
 def version_latest(*, article: Article) -> ContentVersion | None:
     return ContentVersion.objects.filter(article=article).order_by("-version_number").first()
+
+
+@dataclass(frozen=True)
+class VersionComparison:
+    """Two versions of one article and the line diff between their snapshots."""
+
+    old: ContentVersion
+    new: ContentVersion
+    old_lines: list[str]
+    new_lines: list[str]
+    unified: str
+    added: int
+    removed: int
+
+
+def version_compare(*, article: Article, from_number: int, to_number: int) -> VersionComparison:
+    """The diff from version ``from_number`` to version ``to_number`` of the article, any two
+    (either order, or the same one twice). Raises ContentVersion.DoesNotExist when the article
+    has no such version."""
+    versions = {
+        version.version_number: version
+        for version in ContentVersion.objects.filter(
+            article=article, version_number__in=[from_number, to_number]
+        )
+    }
+    if from_number not in versions or to_number not in versions:
+        missing = from_number if from_number not in versions else to_number
+        raise ContentVersion.DoesNotExist(f"Article {article.pk} has no version {missing}.")
+    old, new = versions[from_number], versions[to_number]
+    diff = snapshot_diff(
+        old.content_snapshot,
+        new.content_snapshot,
+        from_label=f"v{from_number}",
+        to_label=f"v{to_number}",
+    )
+    return VersionComparison(
+        old=old,
+        new=new,
+        old_lines=snapshot_text(old.content_snapshot),
+        new_lines=snapshot_text(new.content_snapshot),
+        unified=diff["unified"],
+        added=diff["added"],
+        removed=diff["removed"],
+    )

@@ -1,14 +1,19 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from rest_framework import serializers
 
+from workflows.definition import definition_validate
 from workflows.models import (
     ApiToken,
     AutomationExecution,
     AutomationExecutionStep,
     AutomationWorkflow,
+    StepEffect,
+    WorkflowRevision,
 )
 from workflows.services.executions import (
     ExecutionConflict,
@@ -17,7 +22,85 @@ from workflows.services.executions import (
     execution_retry,
 )
 from workflows.services.tokens import api_token_revoke
-from workflows.services.workflows import workflow_set_active
+from workflows.services.workflows import (
+    EDITABLE_FIELDS,
+    workflow_create,
+    workflow_delete,
+    workflow_set_active,
+    workflow_update,
+)
+
+
+def _error_lines(detail: Any, path: str = "") -> list[str]:
+    """DRF's nested error detail as "path: message" lines."""
+    if isinstance(detail, dict):
+        return [
+            line
+            for key, value in detail.items()
+            for line in _error_lines(value, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(detail, list):
+        return [line for item in detail for line in _error_lines(item, path)]
+    return [f"{path}: {detail}" if path else str(detail)]
+
+
+class WorkflowAdminForm(forms.ModelForm):
+    """The definition is checked as the API checks it, each problem beside its field."""
+
+    class Meta:
+        model = AutomationWorkflow
+        fields = list(EDITABLE_FIELDS)
+
+    change_note = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Why the definition changes; kept with the revision this save records.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["actions"].required = False  # a workflow may have no action yet
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("actions") is None:
+            cleaned["actions"] = []
+        try:
+            definition_validate(
+                trigger=cleaned.get("trigger"),
+                actions=cleaned.get("actions"),
+                schedule=cleaned.get("schedule"),
+            )
+        except serializers.ValidationError as exc:
+            assert isinstance(exc.detail, dict)
+            for field, detail in exc.detail.items():
+                target = field if field in self.fields else None
+                for line in _error_lines(detail):
+                    self.add_error(target, line)
+        return cleaned
+
+
+class RevisionInline(admin.TabularInline):
+    """The workflow's definition history, newest first: read-only, as history is."""
+
+    model = WorkflowRevision
+    extra = 0
+    can_delete = False
+    ordering = ["-number"]
+    fields = readonly_fields = (
+        "number",
+        "created_at",
+        "created_by",
+        "change_note",
+        "changed_fields",
+        "definition",
+    )
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(AutomationWorkflow)
@@ -36,8 +119,8 @@ class AutomationWorkflowAdmin(admin.ModelAdmin):
     ]
     list_filter = ["is_active", "workflow_type", "trigger_type", "last_status"]
     search_fields = ["name", "description"]
-    # Signing secrets are set through the API (write-only); the admin never renders them.
-    exclude = ["webhook_secret", "webhook_secret_previous"]
+    # The form holds no signing secret: those are set through the API (write-only).
+    form = WorkflowAdminForm
     readonly_fields = [
         "trigger_type",
         "webhook_token",
@@ -54,6 +137,33 @@ class AutomationWorkflowAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     actions = ["run_now", "activate", "deactivate"]
+    inlines = [RevisionInline]
+
+    # Saves and deletes go through the services: the trigger type and webhook token follow the
+    # definition, the version is bumped, and the schedule is kept in step with Beat.
+    def save_model(
+        self, request: HttpRequest, obj: AutomationWorkflow, form: Any, change: bool
+    ) -> None:
+        data = {key: form.cleaned_data[key] for key in EDITABLE_FIELDS if key in form.cleaned_data}
+        note = form.cleaned_data.get("change_note", "")
+        if change:
+            saved = workflow_update(
+                workflow=AutomationWorkflow.objects.get(pk=obj.pk),
+                data=data,
+                user=request.user,
+                change_note=note,
+            )
+        else:
+            saved = workflow_create(data=data, user=request.user, change_note=note)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request: HttpRequest, obj: AutomationWorkflow) -> None:
+        workflow_delete(workflow=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AutomationWorkflow]) -> None:
+        for workflow in queryset:
+            workflow_delete(workflow=workflow)
 
     @admin.action(description="Run now")
     def run_now(self, request: HttpRequest, queryset: QuerySet[AutomationWorkflow]) -> None:
@@ -91,6 +201,32 @@ class StepInline(admin.TabularInline):
     )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AutomationExecutionStep)
+class AutomationExecutionStepAdmin(admin.ModelAdmin):
+    """Steps across executions (each execution's page shows its own inline): read-only."""
+
+    list_display = [
+        "execution",
+        "step_index",
+        "step_id",
+        "step_type",
+        "status",
+        "attempts",
+        "execution_time_ms",
+        "completed_at",
+    ]
+    list_filter = ["status", "step_type"]
+    list_select_related = ["execution"]
+    search_fields = ["step_id", "error_message", "execution__workflow__name"]
+    readonly_fields = tuple(field.name for field in AutomationExecutionStep._meta.fields)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -156,3 +292,19 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             api_token_revoke(token=token)
         self.message_user(request, f"Revoked {queryset.count()} tokens.")
+
+
+@admin.register(StepEffect)
+class StepEffectAdmin(admin.ModelAdmin):
+    """The effect ledger, read-only: what each side-effecting step already did."""
+
+    list_display = ["key", "step_id", "execution", "created_at"]
+    list_select_related = ["execution"]
+    search_fields = ["key", "step_id"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

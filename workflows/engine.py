@@ -18,8 +18,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework import serializers
 
+from integrations.redaction import redact, secrets_registered
 from workflows import events
-from workflows.actions.base import ActionError, StepRun
+from workflows.actions.base import ActionError, StepRun, StepWaiting
 from workflows.actions.registry import UnknownActionType, action_get
 from workflows.lease import LeaseKeeper
 from workflows.logcontext import log_context, log_context_set
@@ -53,7 +54,7 @@ def _ms_since(start: float) -> int:
 def _due(now: datetime) -> Q:
     return Q(status=ExecutionStatus.QUEUED) & (
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    )
+    ) | Q(status=ExecutionStatus.WAITING, next_attempt_at__lte=now)
 
 
 def execution_claim(*, execution_id: int, worker: str) -> AutomationExecution | None:
@@ -99,6 +100,7 @@ UPDATE {table} SET
     dispatched_at = NULL
 WHERE id = %s AND concurrency_limited = %s AND (
     (status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= %s))
+    OR (status = 'waiting' AND next_attempt_at <= %s)
     OR (status = 'running' AND lease_expires_at < %s)
 )
 RETURNING *
@@ -111,7 +113,7 @@ def _claim(
     """One conditional UPDATE … RETURNING: the claim and the row in a single round trip."""
     sql = _CLAIM_SQL.format(table=AutomationExecution._meta.db_table)
     lease = now + timedelta(seconds=settings.EXECUTION_LEASE_S)
-    params = [worker, lease, now, execution_id, limited, now, now]
+    params = [worker, lease, now, execution_id, limited, now, now, now]
     rows = list(AutomationExecution.objects.raw(sql, params))
     return rows[0] if rows else None
 
@@ -206,6 +208,7 @@ class _Runner:
             error = ActionError(f"Invalid params after rendering: {exc.detail}")
             return self._step_failed(index, action, step, error, {}, 0)
         timeout_s = float(action.get("timeout_s") or settings.STEP_DEFAULT_TIMEOUT_S)
+        state = step.output if step is not None and step.status == StepStatus.WAITING else {}
         step = self._record_start(index, action, step, params, side_effects=executor.side_effects)
         log_context_set(step_attempt=step.attempts)
         started = time.monotonic()
@@ -217,9 +220,13 @@ class _Runner:
             timeout_s=timeout_s,
             context=template_context,
             depth=int(self.execution.context.get("depth", 0)),
+            state=state,
         )
         try:
             output = executor.run(params, run)
+        except StepWaiting as wait:
+            self._pause(step, wait, _ms_since(started))
+            return False
         except ActionError as exc:
             return self._step_failed(index, action, step, exc, params, _ms_since(started))
         except Exception as exc:
@@ -246,11 +253,15 @@ class _Runner:
         params: dict[str, Any],
         duration_ms: int,
     ) -> bool:
+        error.message = redact(error.message, secrets_registered())
         attempts = step.attempts if step is not None else 0
         policy = RetryPolicy.from_action(action)
         if error.retryable and 0 < attempts < policy.max_attempts:
             self._schedule_retry(step, error, policy.delay_after(attempts), duration_ms)
             return False
+        logger.warning(
+            "step %s (%s) failed: %s", action["id"], action.get("type", ""), error.message
+        )
         output = {"error": error.message}
         if error.output is not None:
             output["response"] = error.output
@@ -377,6 +388,10 @@ class _Runner:
     ) -> None:
         execution = self.execution
         now = timezone.now()
+        secrets = secrets_registered()
+        if secrets:
+            # A secret a target echoed back, or an exception quoted, never reaches the record.
+            output, error = redact(output, secrets), redact(error, secrets)
         if step is None:
             step = AutomationExecutionStep(
                 execution=execution,
@@ -440,12 +455,38 @@ class _Runner:
             if short:
                 execution_dispatch(execution.pk, countdown=delay_s)
 
+    def _pause(self, step: AutomationExecutionStep, wait: StepWaiting, ms: int) -> None:
+        """Park the execution until ``wait.until`` or a decision; no worker holds it."""
+        until = wait.until
+        step.status = StepStatus.WAITING
+        step.execution_time_ms = ms
+        step.output = {**wait.state, "waiting_for": wait.reason}
+        short = until is not None and (until - timezone.now()).total_seconds() <= (
+            settings.RETRY_COUNTDOWN_MAX_S
+        )
+        with transaction.atomic():
+            self._fenced_update(
+                status=ExecutionStatus.WAITING,
+                next_attempt_at=until,
+                dispatched_at=until if short else None,
+                lease_expires_at=None,
+                locked_by="",
+                **self._progress(),
+            )
+            self._flush()
+            step.save()
+            if short and until is not None:
+                execution_dispatch(
+                    self.execution.pk, countdown=(until - timezone.now()).total_seconds()
+                )
+
     def _finish(self, status: str, error: str) -> None:
         execution = self.execution
         if status == ExecutionStatus.COMPLETED and self._cancel_requested():
             # Steps without side effects ran without a write in between: the cancel that came
             # meanwhile still wins over "completed".
             status, error = ExecutionStatus.CANCELLED, "Cancelled."
+        logger.info("execution %s %s%s", execution.pk, status, f": {error}" if error else "")
         now = timezone.now()
         started = execution.started_at or now
         elapsed_ms = max(0, int((now - started).total_seconds() * 1000))

@@ -80,9 +80,44 @@ class AutomationWorkflow(models.Model):
         return self.name
 
 
+class WorkflowRevision(models.Model):
+    """One recorded state of a workflow's definition, numbered 1, 2, 3… per workflow.
+
+    Every change to the definition records the next one; nothing ever edits or deletes a
+    revision (a restore records a new one), so the history is the workflow's audit trail.
+    """
+
+    workflow = models.ForeignKey(
+        AutomationWorkflow, on_delete=models.CASCADE, related_name="revisions"
+    )
+    number = models.PositiveIntegerField()
+    # {name, description, workflow_type, trigger, actions, schedule, max_concurrency}
+    definition = models.JSONField(default=dict)
+    # The top-level definition fields that differ from the previous revision (all for the first).
+    changed_fields = models.JSONField(default=list, blank=True)
+    change_note = models.CharField(max_length=500, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workflow_id", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "number"], name="workflow_revision_number_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Workflow {self.workflow_id} revision {self.number}"
+
+
 class ExecutionStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
+    # Paused by an approval or wait step: holds no worker; resumed when due or decided.
+    WAITING = "waiting", "Waiting"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
@@ -108,6 +143,14 @@ class AutomationExecution(models.Model):
     # creation so an edit to the workflow never changes a run already under way.
     definition = models.JSONField(default=dict)
     workflow_version = models.PositiveIntegerField(default=1)
+    # The workflow revision that was current when the execution was created.
+    revision = models.ForeignKey(
+        WorkflowRevision,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="executions",
+    )
     # Template context carried between steps: {"steps": {action_id: output}, ...}.
     context = models.JSONField(default=dict, blank=True)
     idempotency_key = models.CharField(max_length=200, blank=True, default="")
@@ -176,6 +219,7 @@ class AutomationExecution(models.Model):
 class StepStatus(models.TextChoices):
     RUNNING = "running", "Running"
     RETRYING = "retrying", "Retrying"
+    WAITING = "waiting", "Waiting"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
@@ -243,3 +287,22 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class StepEffect(models.Model):
+    """The effect ledger: a side effect a step made (a post, a message, a commit), recorded
+    under its idempotency key, so a re-delivered step skips what it already did."""
+
+    key = models.CharField(max_length=200, unique=True)
+    execution = models.ForeignKey(
+        AutomationExecution, on_delete=models.CASCADE, related_name="effects"
+    )
+    step_id = models.CharField(max_length=64)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,15 +1,17 @@
 """Sandboxed Jinja2 templating for action params and conditions.
 
 Templates are written by staff but treated as untrusted: they render in an immutable sandbox where
-``attr``, ``str.format`` and ``str.format_map`` are unavailable, ranges and repetitions are bounded,
-and output is capped. The context holds plain data only (dicts, lists, strings, numbers), and what a
-template produces is never rendered again: trigger payloads and HTTP responses stay data.
+``attr``, ``format``, ``str.format`` and ``str.format_map`` are unavailable, and every render runs
+on a budget (``workflows.template_limits``): a deadline checked on every loop iteration and call,
+and a size limit on every value it builds or prints, checked before anything large is allocated.
+The context holds plain data only (dicts, lists, strings, numbers), and what a template produces is
+never rendered again: trigger payloads and HTTP responses stay data.
 
 A string that is exactly one ``{{ expression }}`` keeps the expression's type, so
 ``"{{ steps.fetch.body.count }}"`` renders to the number, not its text.
 """
 
-import operator
+import functools
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -20,23 +22,61 @@ from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, nod
 from jinja2 import exceptions as jinja_exceptions
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from workflows import template_limits as limits
+
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
-_MAX_SEQUENCE = 100_000
-_MAX_EXPONENT = 1_000
-# str.format and format_map reach attributes of their arguments; mro walks the class tree.
-_BLOCKED_ATTRIBUTES = frozenset({"format", "format_map", "mro"})
+# str.format and format_map reach attributes of their arguments; mro walks the class tree; bytes
+# (encode, to_bytes) would bring a second string type with its own unbounded methods; expandtabs
+# and translate grow a string by a factor no argument shows.
+_BLOCKED_ATTRIBUTES = frozenset(
+    {"format", "format_map", "mro", "encode", "to_bytes", "from_bytes", "expandtabs", "translate"}
+)
+# String methods whose result size their arguments tell: checked before they run.
+_STR_BOUNDED: dict[str, Callable[..., str]] = {
+    "replace": limits.bounded_replace,
+    "join": limits.bounded_join,
+}
 
 
 class TemplateError(Exception):
     """A template that does not compile, or failed to render. The message says why."""
 
 
+class _MissingValue(TemplateError):
+    """The template used a value the context does not have."""
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset(["*", "**"])
+    """The immutable sandbox, with a render budget (``workflows.template_limits``)."""
+
+    intercepted_binops = frozenset(["*", "**", "+", "%"])
 
     def __init__(self, undefined: type) -> None:
-        super().__init__(undefined=undefined, autoescape=False, keep_trailing_newline=True)
-        del self.filters["attr"]
+        super().__init__(
+            undefined=undefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            finalize=limits.finalize,
+        )
+        # attr reaches any attribute by name; format is printf with any width; lipsum writes as
+        # many paragraphs as asked.
+        del self.filters["attr"], self.filters["format"], self.globals["lipsum"]
+        self.filters.update(limits.filters_bounded(self.filters))
+
+    def _generate(
+        self,
+        source: nodes.Template,
+        name: str | None,
+        filename: str | None,
+        defer_init: bool = False,
+    ) -> str:
+        limits.nodes_guard(source)
+        return super()._generate(source, name, filename, defer_init=defer_init)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        # range counts, it allocates nothing per unit, and has its own limit (MAX_RANGE).
+        limits.call_check(args, kwargs, counts=__obj is not __self.globals["range"])
+        return limits.weighed(super().call(__context, __obj, *args, **kwargs))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # Data first: ``body.items`` is the "items" key of a JSON object, not dict.items.
@@ -44,7 +84,14 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             return obj[attribute]
         if attribute in _BLOCKED_ATTRIBUTES:
             return self.unsafe_undefined(obj, attribute)
+        if isinstance(obj, str) and attribute in _STR_BOUNDED:
+            return functools.partial(_STR_BOUNDED[attribute], obj)
         return super().getattr(obj, attribute)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        # Refused at once: an undefined would read as false in a condition and hide the attempt.
+        kind = type(obj).__name__
+        raise SecurityError(f"access to attribute {attribute!r} of {kind!r} object is unsafe")
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         if isinstance(argument, str) and argument in _BLOCKED_ATTRIBUTES:
@@ -54,18 +101,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().getitem(obj, argument)
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-        if operator_name == "**":
-            if isinstance(right, int | float) and abs(right) > _MAX_EXPONENT:
-                raise SecurityError(f"exponent {right} is too large")
-            return operator.pow(left, right)
-        for sequence, times in ((left, right), (right, left)):
-            if (
-                isinstance(sequence, str | list | tuple)
-                and isinstance(times, int)
-                and len(sequence) * times > settings.TEMPLATE_MAX_OUTPUT_CHARS
-            ):
-                raise SecurityError("repetition would exceed the output limit")
-        return operator.mul(left, right)
+        return limits.binop(operator_name, left, right)
 
 
 _strict = _Sandbox(StrictUndefined)
@@ -96,9 +132,9 @@ def _compile(source: str, strict: bool) -> Callable[[Mapping[str, Any]], Any]:
         expression = env.compile_expression(match["expr"], undefined_to_none=False)
         return lambda context: _plain(expression(**context))
     template = env.from_string(source)
-    limit = settings.TEMPLATE_MAX_OUTPUT_CHARS
 
     def render(context: Mapping[str, Any]) -> str:
+        limit = settings.TEMPLATE_MAX_OUTPUT_CHARS
         size, parts = 0, []
         for chunk in template.generate(context):
             size += len(chunk)
@@ -111,14 +147,42 @@ def _compile(source: str, strict: bool) -> Callable[[Mapping[str, Any]], Any]:
 
 
 def _plain(value: Any) -> Any:
-    """A strict undefined fails; a lenient one becomes None; a range becomes a list."""
+    """A strict undefined fails; a lenient one becomes None; a range becomes a list; a value
+    over the output limit is refused like printed output would be."""
     if isinstance(value, StrictUndefined):
         value._fail_with_undefined_error()
     if isinstance(value, ChainableUndefined):
         return None
     if isinstance(value, range):
         return list(value)
-    return value
+    return limits.weighed(value)
+
+
+# What a template can raise besides Jinja's own errors: bad operands, and nesting or recursion
+# deeper than Python allows (RecursionError is a RuntimeError; MemoryError is its own kind).
+_RENDER_FAILURES = (
+    ArithmeticError,
+    TypeError,
+    ValueError,
+    LookupError,
+    AttributeError,
+    RecursionError,
+    MemoryError,
+    SyntaxError,
+)
+
+
+def _run(source: str, strict: bool, context: Mapping[str, Any]) -> Any:
+    """Compile (cached) and render ``source`` on a fresh budget; raises TemplateError."""
+    try:
+        with limits.render_budget():
+            return _compile(source, strict)(context)
+    except jinja_exceptions.UndefinedError as exc:
+        raise _MissingValue(_describe(exc)) from None
+    except (jinja_exceptions.TemplateError, SecurityError) as exc:
+        raise TemplateError(_describe(exc)) from None
+    except _RENDER_FAILURES as exc:
+        raise TemplateError(_describe(exc)) from None
 
 
 def has_template(value: str) -> bool:
@@ -132,6 +196,9 @@ def template_check(source: str) -> None:
         _compile(source, True)
     except (jinja_exceptions.TemplateError, SecurityError) as exc:
         raise TemplateError(_describe(exc)) from None
+    except (RecursionError, MemoryError, SyntaxError) as exc:
+        # Nesting deeper than Python's compiler or Jinja's parser can follow.
+        raise TemplateError(f"template nests too deeply ({type(exc).__name__})") from None
 
 
 def template_render(source: str, context: Mapping[str, Any]) -> Any:
@@ -139,12 +206,7 @@ def template_render(source: str, context: Mapping[str, Any]) -> Any:
     if not has_template(source):
         return source
     _check_size(source)
-    try:
-        return _compile(source, True)(context)
-    except (jinja_exceptions.TemplateError, SecurityError) as exc:
-        raise TemplateError(_describe(exc)) from None
-    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
-        raise TemplateError(_describe(exc)) from None
+    return _run(source, True, context)
 
 
 def params_render(value: Any, context: Mapping[str, Any]) -> Any:
@@ -186,19 +248,23 @@ def condition_check(expression: str) -> None:
         parsed = _lenient.parse(_condition_source(expression))
     except TemplateSyntaxError as exc:
         raise TemplateError(_describe(exc)) from None
+    except (RecursionError, MemoryError) as exc:
+        raise TemplateError(f"condition nests too deeply ({type(exc).__name__})") from None
     body = parsed.body
     if len(body) != 1 or not isinstance(body[0], nodes.Output) or len(body[0].nodes) != 1:
         raise TemplateError("a condition must be a single expression")
+    try:
+        _compile(_condition_source(expression), False)
+    except (jinja_exceptions.TemplateError, SecurityError) as exc:
+        raise TemplateError(_describe(exc)) from None
+    except (RecursionError, MemoryError, SyntaxError) as exc:
+        raise TemplateError(f"condition nests too deeply ({type(exc).__name__})") from None
 
 
 def condition_evaluate(expression: str, context: Mapping[str, Any]) -> bool:
     """Evaluate a condition; a missing value is falsy rather than an error."""
     condition_check(expression)
     try:
-        return bool(_compile(_condition_source(expression), False)(context))
-    except jinja_exceptions.UndefinedError:
+        return bool(_run(_condition_source(expression), False, context))
+    except _MissingValue:
         return False
-    except (jinja_exceptions.TemplateError, SecurityError) as exc:
-        raise TemplateError(_describe(exc)) from None
-    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
-        raise TemplateError(_describe(exc)) from None

@@ -21,6 +21,7 @@ from integrations.platforms.base import (
     SendResult,
     VerifyResult,
 )
+from integrations.ratelimits.throttle import connection_throttle
 
 if TYPE_CHECKING:
     from integrations.models import IntegrationConnection
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 NOT_INSTALLED = "apprise is not installed (pip install 'workflow-orchestration[apprise]')"
 USER_CHOSEN_HOSTS = {"json", "jsons", "xml", "xmls", "form", "forms"}
 SEVERITY_TYPES = {"info": "info", "warning": "warning", "critical": "failure"}
+# How long a notification may wait for a slot of the connection's rate limit.
+THROTTLE_TIMEOUT_S = 15.0
 
 
 def apprise_installed() -> bool:
@@ -62,6 +65,7 @@ class Apprise(Platform):
             return SendResult(False, None, "Apprise does not recognise credentials.url")
         if url.split("://", 1)[0].lower() in USER_CHOSEN_HOSTS:
             check_host(plugin.host, plugin.port or (443 if plugin.secure else 80))
+        connection_throttle(connection, timeout_s=THROTTLE_TIMEOUT_S)
         notifier = apprise.Apprise()
         notifier.add(plugin)
         with apprise.LogCapture(level=apprise.logging.WARNING) as log:

@@ -10,8 +10,9 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from integrations.http import OutboundResponse, http_request
+from integrations.http import OutboundResponse
 from integrations.platforms.base import Errors, Platform, VerifyResult, snippet
+from integrations.ratelimits.throttle import connection_request
 
 if TYPE_CHECKING:
     from integrations.models import IntegrationConnection
@@ -61,7 +62,8 @@ class GitHub(Platform):
 
     def _get(self, connection: IntegrationConnection, path: str) -> OutboundResponse:
         url = f"{connection.api_base(self.api_root)}{path}"
-        return http_request("GET", url, headers=github_headers(connection), timeout_s=TIMEOUT_S)
+        headers = github_headers(connection)
+        return connection_request(connection, "GET", url, headers=headers, timeout_s=TIMEOUT_S)
 
 
 def _json(response: OutboundResponse) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from integrations.http import OutboundResponse, http_request
+from integrations.http import OutboundResponse
 from integrations.platforms.base import (
     TEST_MESSAGE,
     Errors,
@@ -22,6 +22,7 @@ from integrations.platforms.base import (
     snippet,
     status_retryable,
 )
+from integrations.ratelimits.throttle import connection_request
 
 if TYPE_CHECKING:
     from integrations.models import IntegrationConnection
@@ -74,8 +75,8 @@ class Slack(Platform):
         return SendResult(False, response.status_code, _error_detail(answer, response), retryable)
 
     def _post_webhook(self, connection: IntegrationConnection, text: str) -> SendResult:
-        response = http_request(
-            "POST", connection.webhook_url, json={"text": text}, timeout_s=TIMEOUT_S
+        response = connection_request(
+            connection, "POST", connection.webhook_url, json={"text": text}, timeout_s=TIMEOUT_S
         )
         if response.status_code == 200:
             return SendResult(True, 200, "ok")
@@ -88,8 +89,8 @@ class Slack(Platform):
         self, connection: IntegrationConnection, method: str, body: dict[str, Any]
     ) -> tuple[dict[str, Any], OutboundResponse]:
         token = connection.credentials.get("token", "")
-        response = http_request(
-            "POST", f"{connection.api_base(self.api_root)}/{method}", json=body,
+        response = connection_request(
+            connection, "POST", f"{connection.api_base(self.api_root)}/{method}", json=body,
             headers={"Authorization": f"Bearer {token}"}, timeout_s=TIMEOUT_S,
         )  # fmt: skip
         try:

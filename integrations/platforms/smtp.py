@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from integrations.http import check_host
 from integrations.platforms.base import Errors, Message, Platform, SendResult, VerifyResult
+from integrations.ratelimits.throttle import connection_throttle
 
 if TYPE_CHECKING:
     from integrations.models import IntegrationConnection
@@ -107,7 +108,9 @@ class Smtp(Platform):
 
 @contextmanager
 def _session(connection: IntegrationConnection) -> Iterator[smtplib.SMTP]:
-    """A logged-in SMTP session; raises OutboundRefused for a host the guard refuses."""
+    """A logged-in SMTP session, within the connection's rate limit; raises OutboundRefused for
+    a host the guard refuses, RateLimitWait when the limit leaves no slot in time."""
+    connection_throttle(connection, timeout_s=TIMEOUT_S)
     config = connection.config or {}
     host, port = str(config["host"]).strip(), int(config.get("port") or 587)
     address = check_host(host, port)[0]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from integrations.http import http_request
 from integrations.platforms.base import (
     Errors,
     Message,
@@ -19,6 +18,7 @@ from integrations.platforms.base import (
     VerifyResult,
     status_retryable,
 )
+from integrations.ratelimits.throttle import connection_request
 
 if TYPE_CHECKING:
     from integrations.models import IntegrationConnection
@@ -73,7 +73,7 @@ class Telegram(Platform):
     ) -> tuple[int, dict[str, Any]]:
         token = connection.credentials.get("bot_token", "")
         url = f"{connection.api_base(self.api_root)}/bot{token}/{method}"
-        response = http_request("POST", url, json=body, timeout_s=TIMEOUT_S)
+        response = connection_request(connection, "POST", url, json=body, timeout_s=TIMEOUT_S)
         try:
             answer = response.json()
         except ValueError:

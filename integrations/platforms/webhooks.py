@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from integrations.http import OutboundResponse, http_request
+from integrations.http import OutboundResponse
 from integrations.platforms.base import (
     Errors,
     Message,
@@ -22,6 +22,7 @@ from integrations.platforms.base import (
     snippet,
     status_retryable,
 )
+from integrations.ratelimits.throttle import connection_request
 from integrations.signing import SIGNATURE_HEADER, signature_header
 
 if TYPE_CHECKING:
@@ -31,16 +32,18 @@ TIMEOUT_S = 15.0
 
 
 def signed_post(
-    url: str, payload: Any, secret: str, *, idempotency_key: str | None = None
+    connection: IntegrationConnection, payload: Any, *, idempotency_key: str | None = None
 ) -> OutboundResponse:
-    """POST ``payload`` as compact JSON, signed with ``secret`` when it is not empty."""
+    """POST ``payload`` as compact JSON to the connection's webhook URL, signed with its
+    ``credentials.signing_secret`` when it has one."""
     body = json.dumps(payload, separators=(",", ":"), default=str).encode()
     headers = {"Content-Type": "application/json"}
+    secret = connection.credentials.get("signing_secret") or ""
     if secret:
         headers[SIGNATURE_HEADER] = signature_header(secret, body, int(time.time()))
-    return http_request(
-        "POST", url, data=body, headers=headers, timeout_s=TIMEOUT_S,
-        idempotency_key=idempotency_key,
+    return connection_request(
+        connection, "POST", connection.webhook_url, data=body, headers=headers,
+        timeout_s=TIMEOUT_S, idempotency_key=idempotency_key,
     )  # fmt: skip
 
 
@@ -80,8 +83,7 @@ class Webhook(Platform):
         return SendResult(False, status, _error_detail(response), status_retryable(status))
 
     def _post(self, connection: IntegrationConnection, payload: Any) -> OutboundResponse:
-        secret = connection.credentials.get("signing_secret") or ""
-        return signed_post(connection.webhook_url, payload, secret)
+        return signed_post(connection, payload)
 
 
 class N8n(Webhook):

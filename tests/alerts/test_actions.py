@@ -4,13 +4,13 @@ import pytest
 from rest_framework import serializers
 from werkzeug import Response
 
-from alerts.models import Notification, SharePost
+from alerts.models import Notification
 from tests.alerts.conftest import SIGNING_SECRET, expected_signature
 from tests.factories import ArticleFactory, ConnectionFactory, UserFactory, WorkflowFactory
 from versioning.selectors import article_data
 from workflows.actions.registry import action_get
 from workflows.engine import execution_run
-from workflows.models import AutomationExecution
+from workflows.models import AutomationExecution, StepEffect
 from workflows.services.executions import execution_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
@@ -323,7 +323,7 @@ def test_a_retried_share_posts_to_each_connection_once(httpserver):
         r.get_json()["data"]["idempotency_key"] for r, _ in httpserver.log if r.path == "/hook"
     }
     assert hook_keys == {f"{execution.pk}-go-{b.pk}"}
-    assert SharePost.objects.count() == 2
+    assert StepEffect.objects.count() == 2
 
 
 def test_share_params_name_unknown_connections():

@@ -55,6 +55,6 @@ def test_the_delivery_and_notification_pages_render(admin_client_):
         "/admin/alerts/alertdelivery/",
         f"/admin/alerts/alertdelivery/{delivery.pk}/change/",
         "/admin/alerts/notification/",
-        "/admin/alerts/sharepost/",
+        "/admin/workflows/stepeffect/",
     ):
         assert admin_client_.get(url).status_code == 200, url

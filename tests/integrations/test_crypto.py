@@ -121,6 +121,8 @@ def test_the_key_file_is_created_private_once_and_then_reused(tmp_path):
 def settings_load(**env: str) -> subprocess.CompletedProcess[str]:
     environment = process_env(**env)
     environment.pop("FIELD_ENCRYPTION_KEYS", None)
+    # Production also refuses the development SECRET_KEY (tests/security/test_hardening.py).
+    environment["SECRET_KEY"] = "test-" + "0123456789abcdef" * 4
     environment.update(env)
     code = (
         "import django; django.setup(); from django.conf import settings;"

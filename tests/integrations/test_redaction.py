@@ -38,6 +38,20 @@ def test_redact_catches_the_url_quoted_form():
     )
 
 
+def test_the_parts_of_a_secret_webhook_url_that_receivers_echo_are_redacted_alone():
+    url = "https://n8n.example.com/webhook/8f3c2a90-token?key=k3y-0042"
+    said = (
+        'answered 404: {"message": "The requested webhook \\"POST 8f3c2a90-token\\" is not'
+        ' registered.", "path": "/webhook/8f3c2a90-token", "key": "k3y-0042"}'
+    )
+
+    redacted = redact(said, [url])
+
+    assert "8f3c2a90-token" not in redacted
+    assert "k3y-0042" not in redacted
+    assert "webhook" in redacted  # a word of the path is not a secret
+
+
 def test_redact_replaces_a_longer_secret_before_a_shorter_one_inside_it():
     assert redact("token-abc-123", ["abc", "token-abc-123"]) == REDACTED
 
@@ -64,9 +78,10 @@ def console_handler() -> logging.Handler:
 def log_output():
     handler = console_handler()
     stream = StringIO()
-    previous = handler.setStream(stream)  # type: ignore[attr-defined]
+    # Swapped in place: setStream would flush the old stream, which pytest may have closed.
+    previous, handler.stream = handler.stream, stream  # type: ignore[attr-defined]
     yield stream
-    handler.setStream(previous)  # type: ignore[attr-defined]
+    handler.stream = previous  # type: ignore[attr-defined]
 
 
 def test_the_configured_log_handler_redacts_registered_secrets(log_output):

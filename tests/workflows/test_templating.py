@@ -90,3 +90,42 @@ def test_a_condition_on_a_missing_value_is_false_not_an_error():
 def test_params_check_names_the_path_of_each_bad_template():
     errors = params_check({"body": {"id": "{{ x + }}"}, "url": "https://example.com"})
     assert list(errors) == ["body.id"]
+
+
+# Found by the template corpus (tests/security/test_templates.py).
+
+
+def test_a_template_nested_deeper_than_python_compiles_is_an_error_not_a_crash():
+    with pytest.raises(TemplateError, match="nests too deeply"):
+        template_check("{{ " + "(" * 300 + "1" + ")" * 300 + " }}")
+    with pytest.raises(TemplateError, match="nests too deeply"):
+        condition_check("(" * 300 + "1" + ")" * 300)
+
+
+def test_loops_that_print_nothing_stop_at_the_render_deadline(settings):
+    settings.TEMPLATE_MAX_RENDER_S = 0.2
+    source = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    with pytest.raises(TemplateError, match=r"took longer than 0\.2 s"):
+        template_render(source, CONTEXT)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ '%999999999d' % 1 }}", "{{ ''.ljust(999999999) }}", "{{ ''|center(width=999999999) }}",
+     "{{ [[1] * 1000000] * 1000000 }}", "{{ ((9 ** 999) ** 999) ** 999 }}"],
+)  # fmt: skip
+def test_results_larger_than_the_output_limit_are_refused_before_they_are_built(source):
+    with pytest.raises(TemplateError, match="refused by the sandbox"):
+        template_render(source, CONTEXT)
+
+
+def test_an_unsafe_attribute_in_a_condition_is_an_error_not_false():
+    with pytest.raises(TemplateError, match="unsafe"):
+        condition_evaluate("''.__class__.__mro__", CONTEXT)
+
+
+def test_ordinary_templates_still_work_within_the_budget():
+    source = "{{ ', '.join(['a', 'b']) }} {{ 'a-b'.replace('-', '_') }} {{ '%05.1f' % 3.14159 }}"
+    assert template_render(source, CONTEXT) == "a, b a_b 003.1"
+    assert template_render("{{ [1] + [2] }}", CONTEXT) == [1, 2]
+    assert template_render("{% for i in range(3) %}{{ loop.length }}{% endfor %}", CONTEXT) == "333"

@@ -1,5 +1,6 @@
 """``api_call``: one HTTP request through the outbound client, with JMESPath extraction."""
 
+from functools import partial
 from typing import Any
 
 import jmespath
@@ -8,6 +9,7 @@ from rest_framework import serializers
 
 from integrations.http import OutboundError, OutboundResponse, http_request
 from integrations.models import IntegrationConnection
+from integrations.ratelimits.throttle import connection_request
 from integrations.redaction import redact, secrets_of
 from integrations.selectors import connection_get_active
 from integrations.services import ConnectionAuthError, connection_auth_headers
@@ -85,7 +87,7 @@ class ApiCallAction(Action):
         # The encoded header values too: a server may echo "Basic <base64>" back.
         secrets = [*secrets_of(connection), *auth.values()] if connection else []
         try:
-            return self._request(params, step, auth, secrets)
+            return self._request(params, step, auth, secrets, connection)
         except ActionError as exc:
             raise ActionError(
                 redact(exc.message, secrets),
@@ -94,12 +96,20 @@ class ApiCallAction(Action):
             ) from None
 
     def _request(
-        self, params: dict[str, Any], step: StepRun, auth: dict[str, str], secrets: list[str]
+        self,
+        params: dict[str, Any],
+        step: StepRun,
+        auth: dict[str, str],
+        secrets: list[str],
+        connection: IntegrationConnection | None,
     ) -> dict[str, Any]:
         method, url = params["method"], params["url"]
         headers = {**(params.get("headers") or {}), **auth}
+        # A call made as a connection waits for a slot of its rate limit and honours a 429's
+        # Retry-After once (integrations.ratelimits); the wait counts against the timeout.
+        send = partial(connection_request, connection) if connection else http_request
         try:
-            response = http_request(
+            response = send(
                 method,
                 url,
                 headers=headers,

@@ -3,6 +3,7 @@
 import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 from rest_framework import serializers
@@ -20,6 +21,17 @@ class ActionError(Exception):
         self.output = output
 
 
+class StepWaiting(Exception):
+    """The step pauses its execution, holding no worker, until ``until`` (None: until somebody
+    decides). ``state`` is kept on the step and handed back to ``run`` when it resumes."""
+
+    def __init__(self, *, until: datetime | None, state: dict[str, Any], reason: str) -> None:
+        super().__init__(reason)
+        self.until = until
+        self.state = state
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class StepRun:
     """What an executor knows about the step it runs, beside its rendered params."""
@@ -32,6 +44,8 @@ class StepRun:
     context: Mapping[str, Any] = field(default_factory=dict)
     # How many triggers deep this execution is (0: started by a person, schedule or webhook).
     depth: int = 0
+    # What the step kept when it last paused (StepWaiting.state), plus any decision made since.
+    state: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def idempotency_key(self) -> str:

@@ -12,6 +12,8 @@ from workflows.actions.base import Action
 ACTION_TYPES: dict[str, str] = {
     "api_call": "workflows.actions.api_call.ApiCallAction",
     "transform": "workflows.actions.transform.TransformAction",
+    "wait": "workflows.actions.wait.WaitAction",
+    "approval": "workflows.actions.approval.ApprovalAction",
     "notify": "alerts.actions.NotifyAction",
     "share": "alerts.actions.ShareAction",
     "publish": "versioning.actions.PublishAction",

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from workflows.definition import definition_validate
@@ -38,6 +39,13 @@ class WorkflowSerializer(serializers.ModelSerializer[AutomationWorkflow]):
     success_rate = serializers.SerializerMethodField()
     webhook_url = serializers.SerializerMethodField()
     has_webhook_secret = serializers.SerializerMethodField()
+    change_note = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Why the definition changed; kept with the revision this write records.",
+    )
 
     class Meta:
         model = AutomationWorkflow
@@ -54,6 +62,7 @@ class WorkflowSerializer(serializers.ModelSerializer[AutomationWorkflow]):
             "webhook_url",
             "webhook_secret",
             "has_webhook_secret",
+            "change_note",
             "version",
             "run_count",
             "success_count",
@@ -153,12 +162,38 @@ class ExecutionSerializer(serializers.ModelSerializer[AutomationExecution]):
         read_only_fields = fields
 
 
+class ArticleVersionPinSerializer(serializers.Serializer):
+    article_id = serializers.IntegerField()
+    version_number = serializers.IntegerField()
+
+
 class ExecutionDetailSerializer(ExecutionSerializer):
     steps = StepSerializer(many=True, read_only=True)
+    revision = serializers.SerializerMethodField(
+        help_text="The number of the workflow revision the execution was created with."
+    )
+    article_version = serializers.SerializerMethodField(
+        help_text="The article and content version the run concerns, as it started."
+    )
 
     class Meta(ExecutionSerializer.Meta):
-        fields = [*ExecutionSerializer.Meta.fields, "context", "steps"]
+        fields = [
+            *ExecutionSerializer.Meta.fields,
+            "revision",
+            "article_version",
+            "context",
+            "steps",
+        ]
         read_only_fields = fields
+
+    def get_revision(self, execution: AutomationExecution) -> int | None:
+        revision = execution.revision if execution.revision_id else None
+        return revision.number if revision is not None else None
+
+    @extend_schema_field(ArticleVersionPinSerializer(allow_null=True))
+    def get_article_version(self, execution: AutomationExecution) -> dict[str, Any] | None:
+        pin = (execution.context or {}).get("article_version")
+        return pin if isinstance(pin, dict) else None
 
 
 class ExecuteAcceptedSerializer(serializers.Serializer):
@@ -166,13 +201,23 @@ class ExecuteAcceptedSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class WorkflowStatsSerializer(serializers.Serializer):
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+
+
+class DryRunStepSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    type = serializers.CharField()
+    would = serializers.ChoiceField(choices=["run", "skip", "fail"])
+    reason = serializers.CharField(required=False)
+    input = serializers.JSONField(required=False)
+    output = serializers.JSONField(required=False)
+    side_effects = serializers.BooleanField(required=False)
+    problems = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class DryRunSerializer(serializers.Serializer):
     workflow_id = serializers.IntegerField()
-    run_count = serializers.IntegerField()
-    success_count = serializers.IntegerField()
-    failure_count = serializers.IntegerField()
-    success_rate = serializers.FloatField(allow_null=True)
-    avg_execution_time_ms = serializers.FloatField()
-    last_run_at = serializers.DateTimeField(allow_null=True)
-    last_status = serializers.CharField()
-    executions_by_status = serializers.DictField(child=serializers.IntegerField())
+    version = serializers.IntegerField()
+    steps = DryRunStepSerializer(many=True)
+    would_fail = serializers.BooleanField()

@@ -12,16 +12,26 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from analytics.selectors import workflow_stats_detail
+from analytics.serializers import WorkflowStatsDetailSerializer
 from workflows import selectors
+from workflows.api.pagination import PageOrCursorPagination
 from workflows.api.serializers import (
+    DecisionSerializer,
+    DryRunSerializer,
     ExecuteAcceptedSerializer,
     ExecutionDetailSerializer,
     ExecutionSerializer,
     WorkflowSerializer,
-    WorkflowStatsSerializer,
 )
 from workflows.models import AutomationExecution, AutomationWorkflow, ExecutionStatus, TriggerType
-from workflows.services.executions import execution_cancel, execution_create, execution_retry
+from workflows.services.dry_run import workflow_dry_run
+from workflows.services.executions import (
+    execution_cancel,
+    execution_create,
+    execution_decide,
+    execution_retry,
+)
 from workflows.services.workflows import workflow_create, workflow_delete, workflow_update
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -62,14 +72,19 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         return selectors.workflow_list()
 
     def perform_create(self, serializer: BaseSerializer[AutomationWorkflow]) -> None:
+        data = serializer.validated_data
         serializer.instance = workflow_create(
-            data=serializer.validated_data, user=self.request.user
+            data=data, user=self.request.user, change_note=data.get("change_note", "")
         )
 
     def perform_update(self, serializer: BaseSerializer[AutomationWorkflow]) -> None:
         assert serializer.instance is not None
+        data = serializer.validated_data
         serializer.instance = workflow_update(
-            workflow=serializer.instance, data=serializer.validated_data
+            workflow=serializer.instance,
+            data=data,
+            user=self.request.user,
+            change_note=data.get("change_note", ""),
         )
 
     def perform_destroy(self, instance: AutomationWorkflow) -> None:
@@ -95,11 +110,19 @@ class WorkflowViewSet(viewsets.ModelViewSet):
             headers={"Location": f"../../executions/{execution.pk}"},
         )
 
-    @extend_schema(responses=WorkflowStatsSerializer)
+    @extend_schema(
+        request={"application/json": {"type": "object", "additionalProperties": True}},
+        responses={200: DryRunSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="dry-run")
+    def dry_run(self, request: Request, pk: str | None = None) -> Response:
+        report = workflow_dry_run(workflow=self.get_object(), payload=payload_from(request))
+        return Response(report)
+
+    @extend_schema(responses=WorkflowStatsDetailSerializer)
     @action(detail=True, methods=["get"])
     def stats(self, request: Request, pk: str | None = None) -> Response:
-        stats = selectors.workflow_stats(workflow=self.get_object())
-        return Response(WorkflowStatsSerializer(stats).data)
+        return Response(workflow_stats_detail(workflow=self.get_object()))
 
 
 class ExecutionFilter(django_filters.FilterSet):
@@ -115,6 +138,7 @@ class ExecutionFilter(django_filters.FilterSet):
 
 class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     filterset_class = ExecutionFilter
+    pagination_class = PageOrCursorPagination
     ordering_fields = ["id", "created_at", "completed_at", "execution_time_ms"]
     search_fields: list[str] = []
 
@@ -137,3 +161,30 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         execution = execution_cancel(execution=self.get_object())
         return Response(ExecutionDetailSerializer(execution).data)
+
+    @extend_schema(
+        request=DecisionSerializer,
+        responses={202: ExecutionDetailSerializer, 409: OpenApiResponse()},
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        return self._decide(request, approved=True)
+
+    @extend_schema(
+        request=DecisionSerializer,
+        responses={202: ExecutionDetailSerializer, 409: OpenApiResponse()},
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str | None = None) -> Response:
+        return self._decide(request, approved=False)
+
+    def _decide(self, request: Request, *, approved: bool) -> Response:
+        decision = DecisionSerializer(data=request.data)
+        decision.is_valid(raise_exception=True)
+        execution = execution_decide(
+            execution=self.get_object(),
+            approved=approved,
+            user=request.user,
+            comment=decision.validated_data["comment"],
+        )
+        return Response(ExecutionDetailSerializer(execution).data, status=status.HTTP_202_ACCEPTED)

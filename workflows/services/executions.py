@@ -17,6 +17,7 @@ from workflows.models import (
     AutomationWorkflow,
     ExecutionStatus,
     StepStatus,
+    WorkflowRevision,
 )
 from workflows.services.dispatch import execution_dispatch
 
@@ -42,7 +43,8 @@ def context_provider_register(provider: ContextProvider) -> None:
         _context_providers.append(provider)
 
 
-def _context(payload: Any, given: dict[str, Any] | None) -> dict[str, Any]:
+def context_for(payload: Any, given: dict[str, Any] | None) -> dict[str, Any]:
+    """A new execution's context: what the trigger gave, plus what the providers add."""
     context = {**(given or {}), "steps": {}}
     for provider in _context_providers:
         provider(payload, context)
@@ -56,6 +58,27 @@ def _definition_snapshot(workflow: AutomationWorkflow) -> dict[str, Any]:
         "trigger": workflow.trigger,
         "actions": workflow.actions,
     }
+
+
+def _latest_revision_id(workflow: AutomationWorkflow) -> int | None:
+    return (
+        WorkflowRevision.objects.filter(workflow=workflow)
+        .order_by("-number")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _article_version_pin(context: dict[str, Any]) -> dict[str, Any]:
+    """A run that concerns an article is pinned to the content version it started with
+    (``article_version``): its record says which text it acted on, whatever changed later."""
+    article = context.get("article")
+    if isinstance(article, dict) and article.get("version_number") is not None:
+        context["article_version"] = {
+            "article_id": article.get("id"),
+            "version_number": article["version_number"],
+        }
+    return context
 
 
 def execution_create(
@@ -86,7 +109,8 @@ def execution_create(
                 trigger_payload=payload if payload is not None else {},
                 definition=_definition_snapshot(workflow),
                 workflow_version=workflow.version,
-                context=_context(payload, context),
+                revision_id=_latest_revision_id(workflow),
+                context=_article_version_pin(context_for(payload, context)),
                 idempotency_key=idempotency_key or "",
                 steps_total=len(workflow.actions),
                 dispatched_at=timezone.now(),
@@ -114,7 +138,7 @@ def execution_cancel(*, execution: AutomationExecution) -> AutomationExecution:
         locked = AutomationExecution.objects.select_for_update().get(pk=execution.pk)
         if locked.status in FINISHED_STATUSES:
             raise ExecutionConflict(f"Execution {locked.pk} already {locked.status}.")
-        if locked.status == ExecutionStatus.QUEUED:
+        if locked.status in (ExecutionStatus.QUEUED, ExecutionStatus.WAITING):
             now = timezone.now()
             locked.status = ExecutionStatus.CANCELLED
             locked.completed_at = now
@@ -176,6 +200,41 @@ def execution_retry(*, execution: AutomationExecution) -> AutomationExecution:
     return locked
 
 
+def execution_decide(
+    *, execution: AutomationExecution, approved: bool, user: Any, comment: str = ""
+) -> AutomationExecution:
+    """Approve or reject the approval step an execution is waiting on, and resume it.
+
+    Raises ExecutionConflict unless the execution waits on an undecided approval step.
+    """
+    with transaction.atomic():
+        locked = AutomationExecution.objects.select_for_update().get(pk=execution.pk)
+        step = (
+            locked.steps.filter(status=StepStatus.WAITING, step_type="approval")
+            .order_by("-step_index")
+            .first()
+        )
+        if locked.status != ExecutionStatus.WAITING or step is None:
+            raise ExecutionConflict(f"Execution {locked.pk} is not waiting for an approval.")
+        if step.output.get("decision"):
+            raise ExecutionConflict(f"Execution {locked.pk} was already {step.output['decision']}.")
+        now = timezone.now()
+        step.output = {
+            **step.output,
+            "decision": "approved" if approved else "rejected",
+            "decided_by": getattr(user, "username", "") or "someone",
+            "decided_at": now.isoformat(),
+            "comment": comment,
+        }
+        step.save(update_fields=["output"])
+        locked.status = ExecutionStatus.QUEUED
+        locked.next_attempt_at = None
+        locked.dispatched_at = now
+        locked.save(update_fields=["status", "next_attempt_at", "dispatched_at"])
+        execution_dispatch(locked.pk)
+    return locked
+
+
 def _due_for_resend(now: datetime) -> Q:
     requeue_before = now - timedelta(seconds=settings.EXECUTION_REQUEUE_AFTER_S)
     queued = (
@@ -186,7 +245,10 @@ def _due_for_resend(now: datetime) -> Q:
     expired = Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now) & (
         Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=requeue_before)
     )
-    return queued | expired
+    resumable = Q(status=ExecutionStatus.WAITING, next_attempt_at__lte=now) & (
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=requeue_before)
+    )
+    return queued | expired | resumable
 
 
 def _sweep_lock() -> bool:

@@ -7,8 +7,18 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from workflows.models import AutomationWorkflow, TriggerType
+from workflows.definition import definition_validate
+from workflows.models import AutomationWorkflow, TriggerType, WorkflowRevision
+from workflows.revisions import (
+    REVISION_FIELDS,
+    definition_changed_fields,
+    definition_snapshot,
+    workflow_revision_get,
+)
 from workflows.services.schedules import schedule_sync
+
+User = AbstractBaseUser | AnonymousUser | None
+CHANGE_NOTE_MAX = 500
 
 DEFINITION_FIELDS = ("trigger", "actions", "schedule")
 EDITABLE_FIELDS = (
@@ -32,31 +42,71 @@ def _secret_set(workflow: AutomationWorkflow, secret: str) -> None:
     workflow.webhook_secret = secret
 
 
+def _user_id(user: User) -> int | None:
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+def _revision_record(
+    workflow: AutomationWorkflow, user: User, change_note: str
+) -> WorkflowRevision:
+    """Record the workflow's definition as its next revision. Called in the transaction that
+    wrote the workflow's row: that write holds the row lock, so two changes of one workflow
+    number their revisions one after the other (the unique constraint backs it)."""
+    previous = WorkflowRevision.objects.filter(workflow=workflow).order_by("-number").first()
+    definition = definition_snapshot(workflow)
+    return WorkflowRevision.objects.create(
+        workflow=workflow,
+        number=(previous.number if previous else 0) + 1,
+        definition=definition,
+        changed_fields=definition_changed_fields(
+            previous.definition if previous else None, definition
+        ),
+        change_note=change_note[:CHANGE_NOTE_MAX],
+        created_by_id=_user_id(user),
+    )
+
+
 def workflow_create(
-    *, data: dict[str, Any], user: AbstractBaseUser | AnonymousUser | None = None
+    *, data: dict[str, Any], user: User = None, change_note: str = ""
 ) -> AutomationWorkflow:
+    """Create the workflow and its revision 1."""
     workflow = AutomationWorkflow(**{key: data[key] for key in EDITABLE_FIELDS if key in data})
     _derive(workflow)
     if data.get("webhook_secret"):
         _secret_set(workflow, data["webhook_secret"])
-    if user is not None and user.is_authenticated:
-        workflow.created_by_id = user.pk
+    workflow.created_by_id = _user_id(user)
     with transaction.atomic():
         workflow.save()
+        _revision_record(workflow, user, change_note)
         schedule_sync(workflow=workflow)
     return workflow
 
 
-def workflow_update(*, workflow: AutomationWorkflow, data: dict[str, Any]) -> AutomationWorkflow:
-    """Apply the given fields; a change to the definition bumps ``version``."""
+def _normalised(key: str, value: Any) -> Any:
+    # A schedule is stored as "" when there is none; clients and revisions say null.
+    return (value or "") if key == "schedule" else value
+
+
+def workflow_update(
+    *,
+    workflow: AutomationWorkflow,
+    data: dict[str, Any],
+    user: User = None,
+    change_note: str = "",
+) -> AutomationWorkflow:
+    """Apply the given fields; a change to the definition bumps ``version``, and a change to any
+    field of a revision (REVISION_FIELDS) records the next revision, by ``user`` with
+    ``change_note``. Nothing changed: nothing is written."""
     changed = [
-        key for key in EDITABLE_FIELDS if key in data and getattr(workflow, key) != data[key]
+        key
+        for key in EDITABLE_FIELDS
+        if key in data and getattr(workflow, key) != _normalised(key, data[key])
     ]
     new_secret = data.get("webhook_secret")
     if not changed and not new_secret:
         return workflow
     for key in changed:
-        setattr(workflow, key, data[key])
+        setattr(workflow, key, _normalised(key, data[key]))
     _derive(workflow)
     update_fields = [*changed, "trigger_type", "webhook_token", "updated_at"]
     if new_secret:
@@ -67,8 +117,31 @@ def workflow_update(*, workflow: AutomationWorkflow, data: dict[str, Any]) -> Au
         update_fields.append("version")
     with transaction.atomic():
         workflow.save(update_fields=update_fields)
+        if any(key in REVISION_FIELDS for key in changed):
+            _revision_record(workflow, user, change_note)
         schedule_sync(workflow=workflow)
     return workflow
+
+
+def workflow_revision_restore(
+    *, workflow: AutomationWorkflow, number: int, user: User = None, change_note: str = ""
+) -> AutomationWorkflow:
+    """Make revision ``number``'s definition the workflow's again, through workflow_update, so
+    the restore is recorded as a new revision (history is never rewritten). A definition equal
+    to the current one changes nothing.
+
+    Raises WorkflowRevision.DoesNotExist, and serializers.ValidationError when the old
+    definition is no longer valid (e.g. a connection it names was deleted).
+    """
+    revision = workflow_revision_get(workflow=workflow, number=number)
+    data = {key: revision.definition[key] for key in REVISION_FIELDS if key in revision.definition}
+    definition_validate(
+        trigger=data.get("trigger", workflow.trigger),
+        actions=data.get("actions", workflow.actions),
+        schedule=data.get("schedule", workflow.schedule),
+    )
+    note = change_note or f"Restored revision {number}."
+    return workflow_update(workflow=workflow, data=data, user=user, change_note=note)
 
 
 def workflow_set_active(*, workflow: AutomationWorkflow, is_active: bool) -> AutomationWorkflow:

@@ -1,4 +1,4 @@
-"""Read-only metrics of the system's own work: the numbers dashboards and monitors check."""
+"""Metrics over a recent window of minutes: what the ``monitor`` action checks against."""
 
 from datetime import timedelta
 

@@ -1,0 +1,290 @@
+"""The dashboard's forms. Each one checks its input with the same validation the REST API uses
+(the workflow serializer and ``definition_validate``, the platform's connection checks), and puts
+every problem beside the field it concerns."""
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+from rest_framework import serializers
+
+from integrations.platforms.registry import PLATFORMS
+from integrations.services import connection_validate
+from workflows.api.serializers import WorkflowSerializer
+from workflows.models import AutomationWorkflow, WorkflowType
+
+PATH_SEPARATOR = " › "
+
+
+def error_lines(detail: Any, path: Sequence[str] = ()) -> list[str]:
+    """DRF's nested error detail as readable lines: ``"action 2 › params › url: Enter a valid
+    URL."``. A numeric key right under ``actions`` names the action by its 1-based position."""
+    if isinstance(detail, dict):
+        lines: list[str] = []
+        for key, value in detail.items():
+            lines += error_lines(value, [*path, str(key)])
+        return lines
+    if isinstance(detail, list):
+        return [line for item in detail for line in error_lines(item, path)]
+    parts = list(path[1:])  # the first part is the field the line is shown beside
+    if path[:1] == ["actions"] and parts and parts[0].isdigit():
+        parts[0] = f"action {int(parts[0]) + 1}"
+    parts = [part for part in parts if part != "non_field_errors"]
+    return [f"{PATH_SEPARATOR.join(parts)}: {detail}" if parts else str(detail)]
+
+
+class PrettyJSONField(forms.JSONField):
+    """A JSON textarea that shows its value indented, and the user's own text when it is not
+    valid JSON."""
+
+    widget = forms.Textarea
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _errors_add(form: forms.Form, detail: Any) -> None:
+    """Put a ValidationError's detail beside the fields it names (others above the form). A
+    dotted key (``credentials.token``) goes beside its first part."""
+    if not isinstance(detail, dict):
+        detail = {"non_field_errors": detail}
+    for key, value in detail.items():
+        path = str(key).split(".")
+        field = path[0] if path[0] in form.fields else None
+        for line in error_lines(value, path):
+            form.add_error(field, line)
+
+
+class WorkflowForm(forms.Form):
+    """Create or edit a workflow. ``validated_data`` is what the workflow services take."""
+
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    workflow_type = forms.ChoiceField(choices=WorkflowType.choices, initial=WorkflowType.CUSTOM)
+    trigger = PrettyJSONField(
+        required=False,
+        initial={"type": "manual"},
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text='An object: {"type": "manual"}, {"type": "event", "event": "…"}, '
+        '{"type": "publish"}, {"type": "webhook"} or {"type": "schedule", "timezone": "UTC"}.',
+    )
+    schedule = forms.CharField(
+        required=False,
+        max_length=120,
+        help_text="Five-field cron expression, for a schedule trigger (e.g. 0 * * * *).",
+    )
+    actions = PrettyJSONField(
+        required=False,
+        initial=list,
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+        help_text='A list: [{"id": "…", "type": "transform", "params": {…}}, …].',
+    )
+    max_concurrency = forms.IntegerField(
+        required=False, min_value=1, max_value=1000, help_text="Empty: no limit."
+    )
+    is_active = forms.BooleanField(required=False, initial=True, label="Active")
+    change_note = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Why the definition changes; kept with the revision this save records.",
+    )
+    webhook_secret = forms.CharField(
+        required=False,
+        strip=False,
+        label="Webhook signing secret",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only; leave empty to keep the current one.",
+    )
+
+    def __init__(self, *args: Any, instance: AutomationWorkflow | None = None, **kwargs: Any):
+        self.instance = instance
+        self.validated_data: dict[str, Any] = {}
+        if instance is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    name: getattr(instance, name)
+                    for name in self.base_fields
+                    if name not in ("webhook_secret", "change_note")
+                },
+            )
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        data = dict(cleaned)
+        if data.get("actions") is None:
+            data["actions"] = []
+        if not data.get("webhook_secret"):
+            data.pop("webhook_secret", None)
+        serializer = WorkflowSerializer(instance=self.instance, data=data)
+        if serializer.is_valid():
+            self.validated_data = dict(serializer.validated_data)
+        else:
+            _errors_add(self, serializer.errors)
+        return cleaned
+
+
+class PayloadForm(forms.Form):
+    payload = PrettyJSONField(
+        required=False,
+        initial=dict,
+        label="Trigger payload",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        help_text="A JSON object; workflows see it as {{ trigger }}.",
+    )
+
+    def clean_payload(self) -> dict[str, Any]:
+        payload = self.cleaned_data.get("payload")
+        if payload is None:
+            return {}
+        if not isinstance(payload, dict):
+            raise forms.ValidationError("The trigger payload must be a JSON object.")
+        return payload
+
+
+class DryRunForm(PayloadForm):
+    """The sample payload of a dry run ("Test with payload"). Its own prefix keeps its field apart
+    from the run form's on the workflow's page."""
+
+    prefix = "test"
+
+    payload = PrettyJSONField(
+        required=False,
+        initial=dict,
+        label="Sample payload",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        help_text="A JSON object, used as {{ trigger }}. Nothing is sent and nothing is saved.",
+    )
+
+
+class DecisionForm(forms.Form):
+    """The comment that goes with approving or rejecting a waiting execution."""
+
+    comment = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional; kept with the decision and shown on the execution.",
+    )
+
+
+class OrchestrationRunForm(forms.Form):
+    input = PrettyJSONField(
+        required=False,
+        initial=dict,
+        label="Run input",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        help_text="Any JSON value; calls see it as {{ input }}.",
+    )
+
+    def clean_input(self) -> Any:
+        value = self.cleaned_data.get("input")
+        return {} if value is None else value
+
+
+def _json_object(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise forms.ValidationError("Must be a JSON object.") from None
+    if not isinstance(value, dict):
+        raise forms.ValidationError("Must be a JSON object.")
+    return value
+
+
+class ConnectionForm(forms.Form):
+    """A new connection. The secret fields are password inputs that are never filled back in, so a
+    page showing the form with errors does not show the secret either."""
+
+    name = forms.CharField(max_length=200)
+    platform = forms.ChoiceField(choices=[(name, name) for name in PLATFORMS])
+    connection_type = forms.CharField(max_length=64, required=False)
+    credentials = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text='A JSON object, e.g. {"token": "…"} or {"bot_token": "…"}. Write-only.',
+    )
+    webhook_url = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Webhook URL",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="For slack, webhook, n8n and zapier. Write-only.",
+    )
+    config = PrettyJSONField(
+        required=False,
+        initial=dict,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text='Not secret: e.g. {"chat_id": "…"}, {"repo": "owner/name"}, {"host": "…"}.',
+    )
+    is_active = forms.BooleanField(required=False, initial=True, label="Active")
+
+    def clean_credentials(self) -> dict[str, Any]:
+        raw = self.cleaned_data.get("credentials") or ""
+        return _json_object(raw) if raw else {}
+
+    def clean_config(self) -> Any:
+        value = self.cleaned_data.get("config")
+        return {} if value is None else value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        try:
+            connection_validate(
+                platform=cleaned["platform"],
+                credentials=cleaned["credentials"],
+                webhook_url=cleaned.get("webhook_url", ""),
+                config=cleaned["config"],
+            )
+        except serializers.ValidationError as exc:
+            _errors_add(self, exc.detail)
+        return cleaned
+
+
+class CompareForm(forms.Form):
+    """Which two versions of an article to compare, and how to show the diff."""
+
+    MODES = [("split", "Side by side"), ("unified", "Unified")]
+
+    from_version = forms.IntegerField(min_value=1, label="From version")
+    to_version = forms.IntegerField(min_value=1, label="To version")
+    mode = forms.ChoiceField(choices=MODES, initial="split", required=False, label="Show")
+
+    def clean_mode(self) -> str:
+        return self.cleaned_data.get("mode") or "split"
+
+
+class RevisionCompareForm(forms.Form):
+    """Which two revisions of a workflow to compare, and how to show the diff."""
+
+    from_revision = forms.IntegerField(min_value=1, label="From revision")
+    to_revision = forms.IntegerField(min_value=1, label="To revision")
+    mode = forms.ChoiceField(
+        choices=CompareForm.MODES, initial="split", required=False, label="Show"
+    )
+
+    def clean_mode(self) -> str:
+        return self.cleaned_data.get("mode") or "split"
+
+
+class RestoreForm(forms.Form):
+    """The confirmation of a restore, with the note the new revision records."""
+
+    change_note = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Kept with the revision the restore records. Empty: “Restored revision N.”",
+    )
+
+    def errors_add(self, detail: Any) -> None:
+        """Show why the service refused the restore (a definition no longer valid)."""
+        _errors_add(self, detail)

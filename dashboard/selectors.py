@@ -1,0 +1,178 @@
+"""The reads behind each dashboard page, built on the apps' own selectors. Each one costs a fixed
+number of queries whatever the number of rows: lists join what they show (no query per row) and
+leave unloaded what they do not (definitions, snapshots, secrets)."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import F, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from alerts.models import AlertDelivery, AutomationAlert, Notification
+from alerts.selectors import alert_list, delivery_list, notification_list, notification_unread_count
+from integrations.models import IntegrationConnection
+from integrations.selectors import connection_list
+from orchestration.models import APIOrchestration, OrchestrationRun
+from orchestration.selectors import orchestration_list, orchestration_run_detail_list
+from versioning.models import Article, ContentVersion
+from versioning.selectors import article_list, version_history
+from workflows.api.views import ExecutionFilter
+from workflows.models import AutomationExecution, AutomationWorkflow, WorkflowRevision
+from workflows.revisions import workflow_revision_get, workflow_revision_list
+from workflows.selectors import execution_detail_list, execution_list, workflow_list
+
+RECENT_EXECUTIONS = 10
+RECENT_DELIVERIES = 20
+RECENT_NOTIFICATIONS = 10
+RECENT_RUNS = 10
+RECENT_REVISIONS = 5
+
+# Secrets are never needed on a list, so they are never loaded (nor decrypted) for one.
+_WORKFLOW_SECRETS = ("webhook_secret", "webhook_secret_previous")
+_CONNECTION_SECRETS = ("credentials", "webhook_url")
+
+
+def workflows_page() -> QuerySet[AutomationWorkflow]:
+    return workflow_list().defer("actions", *_WORKFLOW_SECRETS)
+
+
+def workflows_active(*, limit: int = 5) -> list[AutomationWorkflow]:
+    """The active workflows that ran most recently (never-run ones last), for the widget."""
+    return list(
+        workflow_list()
+        .filter(is_active=True)
+        .only("id", "name", "last_status", "last_run_at")
+        .order_by(F("last_run_at").desc(nulls_last=True), "-id")[:limit]
+    )
+
+
+def workflow_get(*, workflow_id: int) -> AutomationWorkflow:
+    return get_object_or_404(workflow_list(), pk=workflow_id)
+
+
+def executions_page(
+    *, params: Mapping[str, Any]
+) -> tuple[ExecutionFilter, QuerySet[AutomationExecution]]:
+    """The filter that ``params`` (status, workflow) make, with its form and errors, and the
+    executions it keeps, newest first (none when a filter value is invalid)."""
+    filtered = ExecutionFilter(params, queryset=execution_list().order_by("-id"))
+    rows = filtered.qs if filtered.is_valid() else filtered.queryset.none()
+    return filtered, rows
+
+
+def workflow_choices() -> list[tuple[int, str]]:
+    """(id, name) of every workflow, by name, for a filter's select."""
+    return list(workflow_list().order_by("name", "pk").values_list("pk", "name"))
+
+
+def executions_of_workflow(*, workflow: AutomationWorkflow) -> QuerySet[AutomationExecution]:
+    return execution_list().filter(workflow=workflow).order_by("-id")[:RECENT_EXECUTIONS]
+
+
+def execution_get(*, execution_id: int) -> AutomationExecution:
+    """The execution with its workflow, the number of the revision it runs, and its steps in
+    order (two queries)."""
+    rows = (
+        execution_detail_list()
+        .select_related("revision")
+        .defer("revision__definition", "revision__changed_fields")
+    )
+    return get_object_or_404(rows, pk=execution_id)
+
+
+def revisions_of(*, workflow: AutomationWorkflow) -> QuerySet[WorkflowRevision]:
+    """The workflow's revisions, newest first, with who made each (definitions not loaded)."""
+    return workflow_revision_list(workflow=workflow)
+
+
+def revisions_recent(*, workflow: AutomationWorkflow) -> list[WorkflowRevision]:
+    return list(revisions_of(workflow=workflow)[:RECENT_REVISIONS])
+
+
+def revision_get(*, workflow: AutomationWorkflow, number: int) -> WorkflowRevision:
+    """One revision of the workflow, with its definition; a 404 when it has no such revision."""
+    try:
+        return workflow_revision_get(workflow=workflow, number=number)
+    except WorkflowRevision.DoesNotExist:
+        raise Http404(f"Workflow {workflow.pk} has no revision {number}.") from None
+
+
+def alerts_page() -> QuerySet[AutomationAlert]:
+    return (
+        alert_list()
+        .select_related("workflow")
+        .defer(
+            "workflow__actions", "workflow__trigger", *(f"workflow__{f}" for f in _WORKFLOW_SECRETS)
+        )
+    )
+
+
+def alert_get(*, alert_id: int) -> AutomationAlert:
+    return get_object_or_404(alert_list(), pk=alert_id)
+
+
+def deliveries_recent() -> QuerySet[AlertDelivery]:
+    return AlertDelivery.objects.select_related("alert").defer("payload", "attempt_log")[
+        :RECENT_DELIVERIES
+    ]
+
+
+def deliveries_of_alert(*, alert: AutomationAlert) -> QuerySet[AlertDelivery]:
+    return delivery_list(alert=alert).defer("payload")
+
+
+def notifications_of(*, user: Any) -> tuple[list[Notification], int]:
+    """The user's latest notifications, and how many of all theirs are unread."""
+    latest = list(notification_list(user=user)[:RECENT_NOTIFICATIONS])
+    return latest, notification_unread_count(user=user)
+
+
+def notification_get(*, user: Any, notification_id: int) -> Notification:
+    """One of the user's own notifications; another user's is a 404."""
+    return get_object_or_404(notification_list(user=user), pk=notification_id)
+
+
+def connections_page() -> QuerySet[IntegrationConnection]:
+    return connection_list().defer(*_CONNECTION_SECRETS)
+
+
+def connection_get(*, connection_id: int) -> IntegrationConnection:
+    return get_object_or_404(connection_list(), pk=connection_id)
+
+
+def articles_page() -> QuerySet[Article]:
+    return article_list().defer("content")
+
+
+def article_get(*, article_id: int) -> Article:
+    return get_object_or_404(article_list(), pk=article_id)
+
+
+def versions_of(*, article: Article) -> QuerySet[ContentVersion]:
+    return version_history(article=article)
+
+
+def version_get(*, article: Article, version_number: int) -> ContentVersion:
+    return get_object_or_404(
+        ContentVersion.objects.select_related("article"),
+        article=article,
+        version_number=version_number,
+    )
+
+
+def orchestrations_page() -> QuerySet[APIOrchestration]:
+    return orchestration_list().defer("api_calls", "dependencies", "retry_strategy")
+
+
+def orchestration_get(*, orchestration_id: int) -> APIOrchestration:
+    return get_object_or_404(orchestration_list(), pk=orchestration_id)
+
+
+def runs_of(*, orchestration: APIOrchestration) -> list[OrchestrationRun]:
+    """The orchestration's latest runs with their per-call results."""
+    return list(
+        orchestration_run_detail_list()
+        .filter(orchestration=orchestration)
+        .order_by("-id")[:RECENT_RUNS]
+    )

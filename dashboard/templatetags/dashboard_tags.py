@@ -1,0 +1,75 @@
+"""Formatting for the dashboard's templates: numbers, durations, JSON, status tones, and the
+refresh intervals from settings."""
+
+import json
+from typing import Any
+
+from django import template
+from django.conf import settings
+
+from dashboard.approvals import Approval, approval_of
+from workflows.selectors import success_rate
+
+register = template.Library()
+
+# Status words → the badge tone that colours them (the word itself is always shown too).
+TONES = {
+    "ok": (
+        "completed", "succeeded", "sent", "ok", "active", "verified", "delivered", "published",
+        "approved",
+    ),
+    "bad": ("failed", "down", "critical", "error", "unverified", "rejected", "fail"),
+    "info": ("running", "queued", "pending", "retrying", "info", "draft", "run"),
+    "warn": ("degraded", "warning", "throttled", "cancel requested", "waiting"),
+}  # fmt: skip
+_TONE_OF = {word: tone for tone, words in TONES.items() for word in words}
+
+
+@register.simple_tag
+def live_refresh_s() -> int:
+    return int(settings.DASHBOARD_LIVE_REFRESH_S)
+
+
+@register.simple_tag
+def widget_refresh_s() -> int:
+    return int(settings.DASHBOARD_WIDGET_REFRESH_S)
+
+
+@register.filter
+def tone(status: Any) -> str:
+    """The badge tone of a status word: ok, bad, info, warn, or muted for anything else."""
+    return _TONE_OF.get(str(status).lower(), "muted")
+
+
+@register.filter
+def percent(rate: float | None) -> str:
+    """0.9312 → "93.1 %"; None (nothing finished yet) → "—"."""
+    return "—" if rate is None else f"{rate * 100:.1f} %"
+
+
+@register.filter
+def duration(ms: float | None) -> str:
+    """Milliseconds as "850 ms", "12.3 s" or "4.2 min"; None → "—"."""
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{ms / 60_000:.1f} min"
+
+
+@register.filter
+def workflow_success_rate(workflow: Any) -> str:
+    return percent(success_rate(workflow.success_count, workflow.failure_count))
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+
+
+@register.filter
+def approval(step: Any) -> Approval | None:
+    """An approval step's question and decision (dashboard.approvals); None for other steps."""
+    return approval_of(step)

@@ -1,0 +1,115 @@
+"""The staff dashboard (five tabs, each its own URL) and the user widget."""
+
+from django.contrib.auth.views import LogoutView
+from django.urls import path
+
+from dashboard.views import (
+    alerts,
+    executions,
+    orchestrations,
+    overview,
+    revisions,
+    versions,
+    workflows,
+)
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("login/", overview.SignInView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(next_page="dashboard:login"), name="logout"),
+    path("stats/", overview.stats_header, name="stats"),
+    path("widget/", overview.widget, name="widget"),
+    path("widget/panel/", overview.widget_panel, name="widget-panel"),
+    # Workflows (the first tab is the dashboard's home)
+    path("", workflows.workflow_list, name="workflows"),
+    path("workflows/new/", workflows.workflow_new, name="workflow-create"),
+    path("workflows/<int:workflow_id>/", workflows.workflow_detail, name="workflow-detail"),
+    path("workflows/<int:workflow_id>/edit/", workflows.workflow_edit, name="workflow-edit"),
+    path("workflows/<int:workflow_id>/run/", workflows.workflow_run, name="workflow-run"),
+    path(
+        "workflows/<int:workflow_id>/activate/",
+        workflows.workflow_activate,
+        name="workflow-activate",
+    ),
+    path(
+        "workflows/<int:workflow_id>/delete/",
+        workflows.workflow_delete_confirm,
+        name="workflow-delete",
+    ),
+    path(
+        "workflows/<int:workflow_id>/dry-run/",
+        workflows.workflow_dry_run_view,
+        name="workflow-dry-run",
+    ),
+    path(
+        "workflows/<int:workflow_id>/revisions/",
+        revisions.revision_list,
+        name="workflow-revisions",
+    ),
+    path(
+        "workflows/<int:workflow_id>/revisions/<int:number>/restore/",
+        revisions.revision_restore_confirm,
+        name="workflow-revision-restore",
+    ),
+    # Executions
+    path("executions/", executions.execution_list, name="executions"),
+    path("executions/rows/", executions.execution_rows, name="execution-rows"),
+    path("executions/<int:execution_id>/", executions.execution_detail, name="execution-detail"),
+    path("executions/<int:execution_id>/live/", executions.execution_live, name="execution-live"),
+    path(
+        "executions/<int:execution_id>/retry/",
+        executions.execution_retry_view,
+        name="execution-retry",
+    ),
+    path(
+        "executions/<int:execution_id>/cancel/",
+        executions.execution_cancel_view,
+        name="execution-cancel",
+    ),
+    path(
+        "executions/<int:execution_id>/approve/",
+        executions.execution_approve_view,
+        name="execution-approve",
+    ),
+    path(
+        "executions/<int:execution_id>/reject/",
+        executions.execution_reject_view,
+        name="execution-reject",
+    ),
+    # Alerts, notifications and connections
+    path("alerts/", alerts.alert_overview, name="alerts"),
+    path("alerts/<int:alert_id>/", alerts.alert_detail, name="alert-detail"),
+    path("alerts/<int:alert_id>/test/", alerts.alert_test_view, name="alert-test"),
+    path(
+        "notifications/<int:notification_id>/read/",
+        alerts.notification_read,
+        name="notification-read",
+    ),
+    path("connections/new/", alerts.connection_new, name="connection-create"),
+    path(
+        "connections/<int:connection_id>/verify/",
+        alerts.connection_verify_view,
+        name="connection-verify",
+    ),
+    # Versions
+    path("versions/", versions.article_list, name="versions"),
+    path("versions/<int:article_id>/", versions.article_detail, name="article-detail"),
+    path(
+        "versions/<int:article_id>/revert/<int:version_number>/",
+        versions.version_revert_confirm,
+        name="version-revert",
+    ),
+    # API orchestration
+    path("orchestrations/", orchestrations.orchestration_list, name="orchestrations"),
+    path(
+        "orchestrations/<int:orchestration_id>/",
+        orchestrations.orchestration_detail,
+        name="orchestration-detail",
+    ),
+    path(
+        "orchestrations/<int:orchestration_id>/runs/",
+        orchestrations.orchestration_runs,
+        name="orchestration-runs",
+    ),
+]

@@ -1,0 +1,141 @@
+"""The Workflows tab: list, detail with stats and revisions, create, edit, run, test with a payload
+(a dry run), activate / deactivate, delete. Revisions have their own module."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from analytics.selectors import workflow_stats_detail
+from dashboard import selectors
+from dashboard.chart import hourly_chart
+from dashboard.forms import DryRunForm, PayloadForm, WorkflowForm
+from dashboard.views.access import staff_required
+from dashboard.views.common import paginate
+from workflows.models import TriggerType
+from workflows.services.dry_run import workflow_dry_run
+from workflows.services.executions import execution_create
+from workflows.services.workflows import (
+    workflow_create,
+    workflow_delete,
+    workflow_set_active,
+    workflow_update,
+)
+
+TAB = {"tab": "workflows"}
+
+
+def _form_page(request: HttpRequest, form: WorkflowForm) -> HttpResponse:
+    """The form again, with its errors beside the fields (400 when it was sent and refused)."""
+    status = 400 if form.is_bound else 200
+    context = {**TAB, "form": form, "workflow": form.instance}
+    return render(request, "dashboard/workflows/form.html", context, status=status)
+
+
+@staff_required
+def workflow_list(request: HttpRequest) -> HttpResponse:
+    page = paginate(request, selectors.workflows_page())
+    return render(request, "dashboard/workflows/list.html", {**TAB, "page": page})
+
+
+@staff_required
+def workflow_detail(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = selectors.workflow_get(workflow_id=workflow_id)
+    stats = workflow_stats_detail(workflow=workflow)
+    context = {
+        **TAB,
+        "workflow": workflow,
+        "stats": stats,
+        "chart": hourly_chart(stats["timeline"]["hourly"]),
+        "executions": selectors.executions_of_workflow(workflow=workflow),
+        "revisions": selectors.revisions_recent(workflow=workflow),
+        "run_form": PayloadForm(),
+        "test_form": DryRunForm(),
+    }
+    return render(request, "dashboard/workflows/detail.html", context)
+
+
+@staff_required
+def workflow_new(request: HttpRequest) -> HttpResponse:
+    form = WorkflowForm(request.POST if request.method == "POST" else None)
+    if not form.is_bound or not form.is_valid():
+        return _form_page(request, form)
+    data = form.validated_data
+    workflow = workflow_create(
+        data=data, user=request.user, change_note=data.get("change_note", "")
+    )
+    messages.success(request, f"Created workflow “{workflow.name}”.")
+    return redirect("dashboard:workflow-detail", workflow.pk)
+
+
+@staff_required
+def workflow_edit(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = selectors.workflow_get(workflow_id=workflow_id)
+    form = WorkflowForm(request.POST if request.method == "POST" else None, instance=workflow)
+    if not form.is_bound or not form.is_valid():
+        return _form_page(request, form)
+    data = form.validated_data
+    workflow = workflow_update(
+        workflow=workflow, data=data, user=request.user, change_note=data.get("change_note", "")
+    )
+    messages.success(request, f"Saved workflow “{workflow.name}” (version {workflow.version}).")
+    return redirect("dashboard:workflow-detail", workflow.pk)
+
+
+@staff_required
+def workflow_run(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """GET: the payload form. POST: queue a manual execution and follow it live."""
+    workflow = selectors.workflow_get(workflow_id=workflow_id)
+    form = PayloadForm(request.POST if request.method == "POST" else None)
+    if not form.is_bound or not form.is_valid():
+        status = 400 if form.is_bound else 200
+        context = {**TAB, "workflow": workflow, "form": form}
+        return render(request, "dashboard/workflows/run.html", context, status=status)
+    execution, _ = execution_create(
+        workflow=workflow, trigger_type=TriggerType.MANUAL, payload=form.cleaned_data["payload"]
+    )
+    messages.success(request, f"Queued execution #{execution.pk} of “{workflow.name}”.")
+    return redirect("dashboard:execution-detail", execution.pk)
+
+
+@staff_required
+def workflow_dry_run_view(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """GET: the sample payload form. POST: what a run with that payload would do, step by step,
+    from ``workflow_dry_run``, which sends nothing and saves nothing; the form stays filled in
+    for the next try. A payload that is not a JSON object is a 400 with the error beside it."""
+    workflow = selectors.workflow_get(workflow_id=workflow_id)
+    form = DryRunForm(request.POST if request.method == "POST" else None)
+    context: dict[str, object] = {**TAB, "workflow": workflow, "form": form}
+    if form.is_bound and form.is_valid():
+        context["report"] = workflow_dry_run(
+            workflow=workflow, payload=form.cleaned_data["payload"]
+        )
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "dashboard/workflows/dry_run.html", context, status=status)
+
+
+@staff_required
+@require_POST
+def workflow_activate(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """Switch the workflow on (``is_active=1``) or off (``is_active=0``); back to the list, or
+    to the workflow's page when ``back=detail``."""
+    workflow = selectors.workflow_get(workflow_id=workflow_id)
+    active = request.POST.get("is_active") == "1"
+    workflow_set_active(workflow=workflow, is_active=active)
+    messages.success(request, f"“{workflow.name}” {'activated' if active else 'deactivated'}.")
+    if request.POST.get("back") == "detail":
+        return redirect("dashboard:workflow-detail", workflow.pk)
+    return redirect("dashboard:workflows")
+
+
+@staff_required
+def workflow_delete_confirm(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """GET: ask, saying what goes with it. POST: delete the workflow and its executions."""
+    workflow = selectors.workflow_get(workflow_id=workflow_id)
+    if request.method != "POST":
+        context = {**TAB, "workflow": workflow}
+        return render(request, "dashboard/workflows/delete.html", context)
+    name = workflow.name
+    workflow_delete(workflow=workflow)
+    messages.success(request, f"Deleted workflow “{name}” and its executions.")
+    return redirect("dashboard:workflows")

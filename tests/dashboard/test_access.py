@@ -1,0 +1,94 @@
+"""Who gets which page: staff the dashboard, any signed-in user the widget, anonymous users the
+sign-in page."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import UserFactory, WorkflowFactory
+from workflows.models import AutomationExecution
+
+TABS = [
+    "/dashboard/",
+    "/dashboard/executions/",
+    "/dashboard/alerts/",
+    "/dashboard/versions/",
+    "/dashboard/orchestrations/",
+    "/dashboard/stats/",
+    "/dashboard/workflows/new/",
+    "/dashboard/connections/new/",
+]
+
+
+@pytest.mark.parametrize("url", TABS)
+def test_staff_open_every_tab(staff_client, url):
+    assert staff_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("url", TABS)
+def test_a_plain_user_gets_403_on_the_dashboard(plain_client, url):
+    response = plain_client.get(url)
+    assert response.status_code == 403
+    assert reverse("dashboard:widget") in response.content.decode()
+
+
+@pytest.mark.parametrize("url", [*TABS, "/dashboard/widget/", "/dashboard/widget/panel/"])
+def test_anonymous_users_are_sent_to_sign_in(client, db, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('dashboard:login')}?next={url}"
+
+
+def test_a_plain_user_gets_the_widget(plain_client):
+    response = plain_client.get("/dashboard/widget/")
+    assert response.status_code == 200
+    assert "System status" in response.content.decode()
+
+
+def test_actions_refuse_a_plain_user(plain_client):
+    workflow = WorkflowFactory()
+    response = plain_client.post(f"/dashboard/workflows/{workflow.pk}/delete/")
+    assert response.status_code == 403
+    assert type(workflow).objects.filter(pk=workflow.pk).exists()
+
+
+def test_the_widget_may_be_framed_by_the_same_site_only(plain_client):
+    assert plain_client.get("/dashboard/widget/")["X-Frame-Options"] == "SAMEORIGIN"
+    assert plain_client.get("/dashboard/widget/panel/")["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def test_the_staff_dashboard_may_not_be_framed(staff_client):
+    assert staff_client.get("/dashboard/")["X-Frame-Options"] == "DENY"
+
+
+def test_a_plain_user_can_sign_in_and_lands_on_the_widget(client, db):
+    UserFactory(username="reader")
+    response = client.post(
+        "/dashboard/login/", {"username": "reader", "password": "correct horse battery staple"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard:widget")
+
+
+def test_staff_sign_in_lands_on_the_dashboard(client, staff_user):
+    response = client.post(
+        "/dashboard/login/", {"username": "staff", "password": "correct horse battery staple"}
+    )
+    assert response["Location"] == reverse("dashboard:workflows")
+
+
+def test_signing_out_needs_a_post_and_ends_the_session(staff_client):
+    response = staff_client.post("/dashboard/logout/")
+    assert response.status_code == 302
+    assert staff_client.get("/dashboard/").status_code == 302
+
+
+def test_actions_need_the_csrf_token(staff_user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    workflow = WorkflowFactory()
+    response = client.post(f"/dashboard/workflows/{workflow.pk}/run/", {"payload": "{}"})
+    assert response.status_code == 403
+    assert not AutomationExecution.objects.exists()
+    form_page = client.get(f"/dashboard/workflows/{workflow.pk}/run/").content.decode()
+    assert 'name="csrfmiddlewaretoken"' in form_page
