@@ -203,6 +203,41 @@ def test_a_small_chunked_webhook_body_reaches_the_workflow(gunicorn: int):
     assert execution.trigger_payload == {"post": 42}
 
 
+# --- Text the database cannot store ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"x": "a\\u0000b"}', '{"a\\u0000": 1}', '{"x": "\\ud800"}', '{"x": ["\\udc00x"]}',
+     '{"x": NaN}', '{"x": -Infinity}', 'text with a \x00 in it'],
+)  # fmt: skip
+def test_a_body_with_text_the_database_cannot_store_is_answered_400(body, world: World):
+    url = f"{BASE}/hooks/{world.ids['token']}"
+
+    response = Client().post(url, body.encode(), content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("The body")
+
+
+def test_a_query_with_a_nul_character_is_answered_400(world: World):
+    response = bearer(world.staff_token).get(f"{BASE}/workflows", {"search": "a\x00b"})
+
+    assert response.status_code == 400
+
+
+def test_a_surrogate_pair_is_ordinary_text(world: World):
+    url = f"{BASE}/workflows/{world.ids['workflows']}/execute"
+
+    response = bearer(world.staff_token).generic(
+        "POST", url, '{"mood": "\\ud83d\\ude00"}', content_type="application/json"
+    )
+
+    assert response.status_code == 202
+    execution = AutomationExecution.objects.get(pk=response.json()["execution_id"])
+    assert execution.trigger_payload == {"mood": "\U0001f600"}
+
+
 # --- CSRF ------------------------------------------------------------------------------------
 
 
