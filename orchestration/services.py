@@ -17,16 +17,19 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from integrations.models import IntegrationConnection
+from integrations.ratelimits.throttle import connection_throttle
 from integrations.selectors import connection_get_active
 from integrations.services import ConnectionAuthError, connection_auth_headers
 from orchestration.models import APIOrchestration, OrchestrationRun, RunStatus
 from orchestration.patterns import pattern_get
 from orchestration.patterns.base import Plan, RunState
-from orchestration.patterns.calls import FAILED, CallError
+from orchestration.patterns.calls import FAILED, Access, CallError
 from orchestration.patterns.scheduler import plan_run
 
 logger = logging.getLogger(__name__)
@@ -129,7 +132,7 @@ def orchestration_run_execute(*, run_id: int) -> OrchestrationRun | None:
             Plan.from_definition(definition),
             input=run.input,
             key_prefix=str(run.pk),
-            auth_headers=_ConnectionHeaders(),
+            access=_ConnectionAccess(),
             on_progress=partial(_run_progress_save, run.pk),
         )
     except Exception as exc:
@@ -143,29 +146,40 @@ def orchestration_run_execute(*, run_id: int) -> OrchestrationRun | None:
     return run
 
 
-class _ConnectionHeaders:
-    """A call's auth headers from its ``connection``, each connection read once per run.
+class _ConnectionAccess:
+    """A call's auth headers from its ``connection`` and the wait for its rate limit, each
+    connection read once per run.
 
     Raises CallError (the call fails, nothing is sent) when the connection is gone, inactive or
     holds no HTTP credentials. The headers are sent, never recorded.
     """
 
     def __init__(self) -> None:
-        self.cache: dict[int, dict[str, str]] = {}
+        self.cache: dict[int, Access] = {}
 
-    def __call__(self, call: Mapping[str, Any]) -> dict[str, str]:
+    def __call__(self, call: Mapping[str, Any]) -> Access:
         connection_id = call.get("connection")
         if not connection_id:
-            return {}
+            return Access()
         if connection_id not in self.cache:
             connection = connection_get_active(connection_id=connection_id)
             if connection is None:
                 raise CallError(f"connection {connection_id} does not exist or is inactive")
             try:
-                self.cache[connection_id] = connection_auth_headers(connection)
+                headers = connection_auth_headers(connection)
             except ConnectionAuthError as exc:
                 raise CallError(str(exc)) from None
+            self.cache[connection_id] = Access(headers, partial(_throttle, connection))
         return self.cache[connection_id]
+
+
+def _throttle(connection: IntegrationConnection, timeout_s: float) -> None:
+    """Wait for a slot of the connection's rate limit, on a pool thread: its database
+    connection, if the limiter used one, is closed before the thread goes back to the pool."""
+    try:
+        connection_throttle(connection, timeout_s=timeout_s)
+    finally:
+        db_connection.close()
 
 
 def _records(state: RunState) -> dict[str, Any]:

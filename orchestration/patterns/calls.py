@@ -63,6 +63,15 @@ class CallOutcome:
 
 
 @dataclass(frozen=True)
+class Access:
+    """What a call's connection contributes: its auth headers, and a wait for a slot of its
+    rate limit (given the call's timeout) before each request."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    throttle: Callable[[float], Any] | None = None
+
+
+@dataclass(frozen=True)
 class PreparedCall:
     """A call with its templates rendered, ready to send."""
 
@@ -74,6 +83,7 @@ class PreparedCall:
     body: Any
     timeout_s: float
     extract: dict[str, str] = field(default_factory=dict)
+    throttle: Callable[[float], Any] | None = None
 
     @property
     def label(self) -> str:
@@ -83,7 +93,7 @@ class PreparedCall:
 
 
 def call_prepare(
-    call: Mapping[str, Any], context: Mapping[str, Any], auth_headers: Mapping[str, str]
+    call: Mapping[str, Any], context: Mapping[str, Any], access: Access
 ) -> PreparedCall:
     """Render the call's url, headers, query and body once; raises TemplateError."""
     rendered = params_render(
@@ -94,11 +104,12 @@ def call_prepare(
         call_id=call["id"],
         method=str(call.get("method") or "GET").upper(),
         url=str(rendered["url"]),
-        headers={**headers, **auth_headers},
+        headers={**headers, **access.headers},
         query=rendered["query"],
         body=rendered["body"],
         timeout_s=float(call.get("timeout_s") or settings.STEP_DEFAULT_TIMEOUT_S),
         extract=dict(call.get("extract") or {}),
+        throttle=access.throttle,
     )
 
 
@@ -124,6 +135,8 @@ def call_send(
 def _attempt(call: PreparedCall, idempotency_key: str) -> tuple[CallOutcome, int | str | None]:
     """One request. Returns the outcome and what a retry would be for (status, timeout, None)."""
     try:
+        if call.throttle is not None:
+            call.throttle(call.timeout_s)
         response = http_request(
             call.method,
             call.url,

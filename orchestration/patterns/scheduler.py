@@ -17,6 +17,7 @@ from orchestration.patterns.calls import (
     FAILED,
     SKIPPED,
     SUCCEEDED,
+    Access,
     CallError,
     CallOutcome,
     call_prepare,
@@ -25,11 +26,11 @@ from orchestration.patterns.calls import (
 from workflows.templating import TemplateError
 
 Progress = Callable[[RunState], None]
-AuthHeaders = Callable[[Mapping[str, Any]], dict[str, str]]
+CallAccess = Callable[[Mapping[str, Any]], Access]
 
 
-def _no_auth(call: Mapping[str, Any]) -> dict[str, str]:
-    return {}
+def _no_auth(call: Mapping[str, Any]) -> Access:
+    return Access()
 
 
 def plan_run(
@@ -38,17 +39,18 @@ def plan_run(
     *,
     input: Any,
     key_prefix: str,
-    auth_headers: AuthHeaders = _no_auth,
+    access: CallAccess = _no_auth,
     on_progress: Progress | None = None,
 ) -> RunState:
     """Run every call of ``plan`` under ``pattern``; returns the state with every call's outcome.
 
-    Each request carries ``Idempotency-Key: <key_prefix>-<call id>``. ``auth_headers`` gives a
-    call's connection headers (read on this thread); ``on_progress`` hears of each finished call.
+    Each request carries ``Idempotency-Key: <key_prefix>-<call id>``. ``access`` gives a call's
+    connection headers and rate-limit wait (read on this thread); ``on_progress`` hears of each
+    finished call.
     Never raises for a failing call: failures are outcomes.
     """
     state = RunState(input=input)
-    return _Scheduler(pattern, plan, state, key_prefix, auth_headers, on_progress).run()
+    return _Scheduler(pattern, plan, state, key_prefix, access, on_progress).run()
 
 
 @dataclass
@@ -57,7 +59,7 @@ class _Scheduler:
     plan: Plan
     state: RunState
     key_prefix: str
-    auth_headers: AuthHeaders
+    access: CallAccess
     on_progress: Progress | None = None
     pending: list[str] = field(default_factory=list)
     in_flight: dict[Future[CallOutcome], str] = field(default_factory=dict)
@@ -116,7 +118,7 @@ class _Scheduler:
                 self._record(call_id, CallOutcome(SKIPPED, error=reason))
                 return
             context = self.pattern.template_context(self.state)
-            prepared = call_prepare(call, context, self.auth_headers(call))
+            prepared = call_prepare(call, context, self.access(call))
         except (TemplateError, CallError) as exc:
             self._record(call_id, CallOutcome(FAILED, error=str(exc)))
             return

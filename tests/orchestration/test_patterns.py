@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -326,6 +327,27 @@ def test_a_call_with_a_connection_carries_its_auth_and_the_record_does_not(stub)
     assert run.status == "succeeded", run.error
     assert stub.received[0].headers["Authorization"] == "Bearer s3cret-token"
     assert "s3cret" not in json.dumps([run.calls, run.result, run.definition, run.error])
+
+
+@pytest.mark.django_db(transaction=True)  # the pool threads count in the database themselves
+def test_calls_through_a_rate_limited_connection_wait_their_turn(stub, settings):
+    settings.RATE_LIMIT_REDIS_URL = ""  # the database counter of the embedded default
+    settings.ORCHESTRATION_POOL_SIZE = 8
+    connection = ConnectionFactory(credentials={"token": "t"}, rate_limit="2/s")
+    arrivals: list[float] = []
+
+    def handler(request):
+        arrivals.append(time.monotonic())
+        return Reply(200, {})
+
+    stub.route("/limited", handler)
+    calls = [get(f"c{i}", stub.url("/limited"), connection=connection.pk) for i in range(6)]
+    run = run_now(OrchestrationFactory(type="parallel", api_calls=calls))
+    assert run.status == "succeeded", run.error
+    assert len(arrivals) == 6
+    arrivals.sort()
+    assert max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals) <= 2
+    assert arrivals[-1] - arrivals[0] >= 2.0
 
 
 def test_a_call_whose_connection_is_inactive_fails_without_a_request(stub):

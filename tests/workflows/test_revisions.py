@@ -10,6 +10,7 @@ from tests.conftest import wait_for
 from tests.factories import ConnectionFactory, UserFactory
 from versioning.services import article_create, article_update
 from workflows.models import AutomationExecution, AutomationWorkflow, WorkflowRevision
+from workflows.revisions import REVISION_FIELDS
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +59,7 @@ def test_each_definition_change_records_the_next_revision_with_what_changed(api,
     edit(api, workflow_id, name="Daily digest", max_concurrency=2)
     revisions = WorkflowRevision.objects.filter(workflow_id=workflow_id).order_by("number")
     assert [(r.number, r.changed_fields, r.change_note) for r in revisions] == [
-        (1, list(revisions[0].definition), "First draft"),
+        (1, list(REVISION_FIELDS), "First draft"),
         (2, ["actions"], "Bump x"),
         (3, ["name", "max_concurrency"], ""),
     ]
