@@ -4,18 +4,19 @@ article to a list of connections, with a result per connection)."""
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.conf import settings
 from rest_framework import serializers
 
+from alerts.channel_registry import CHANNELS, channel_get
 from alerts.channels.base import Message, SendResult, Target, connection_send
-from alerts.channels.registry import CHANNELS, channel_get
 from alerts.messages import execution_link
 from alerts.models import Severity
+from core.site import absolute_url
 from integrations.crypto import DecryptionError
 from integrations.models import IntegrationConnection
-from versioning.selectors import article_context
-from workflows.actions.base import Action, ActionError, StepRun, Templated
+from integrations.platforms.base import failure_public
+from workflows.actions.base import Action, ActionError, StepRun
 from workflows.services.effects import effect_recall, effect_record
+from workflows.services.executions import context_for
 from workflows.templating import has_template
 
 SHARE_PLATFORMS = ("slack", "telegram", "n8n", "zapier", "webhook")
@@ -41,40 +42,103 @@ def _connection_load(connection_id: int) -> IntegrationConnection:
     return connection
 
 
-class NotifyParams(serializers.Serializer):
-    channel = serializers.ChoiceField(choices=list(CHANNELS))
-    connection = Templated(
-        serializers.IntegerField(min_value=1), required=False, default=None, allow_null=True
-    )
-    recipients = serializers.ListField(
-        child=serializers.CharField(max_length=254), required=False, default=list, max_length=100
-    )
-    subject = serializers.CharField(required=False, default="", allow_blank=True, max_length=300)
-    message = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
-    severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.INFO)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        connection_id = attrs.get("connection")
-        if isinstance(connection_id, str):  # still a template: checked once rendered
-            return attrs
-        connection = None
-        if connection_id is not None:
-            connection = _connections_meta([connection_id]).get(connection_id)
-            if connection is None:
-                raise serializers.ValidationError(
-                    {"connection": [f"Unknown connection {connection_id}."]}
-                )
-        recipients = attrs.get("recipients") or []
-        if any(has_template(name) for name in recipients) and not self.context.get("rendered"):
-            recipients = []  # checked once rendered
-        channel_get(attrs["channel"]).validate(connection=connection, recipients=recipients)
-        return attrs
+def _channel_platforms() -> dict[str, list[str]]:
+    return {name: list(channel_get(name).platforms) for name in CHANNELS}
 
 
 class NotifyAction(Action):
     type = "notify"
     label = "Send a notification"
-    params_serializer = NotifyParams
+    group = "messages"
+    description = (
+        "Sends a message through an alert channel: slack, telegram, webhook (also n8n and "
+        "Zapier) and apprise send through a connection of their platform, email to recipients "
+        "through an smtp connection or the server's mail settings, in_app to staff users' "
+        "notifications. A redelivered step does not send twice."
+    )
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["channel", "message"],
+        "properties": {
+            "channel": {
+                "type": "string",
+                "enum": list(CHANNELS),
+                "description": "The alert channel. Connection platforms by channel: "
+                + "; ".join(
+                    f"{name}: {', '.join(platforms) or 'none'}"
+                    for name, platforms in _channel_platforms().items()
+                )
+                + ".",
+            },
+            "connection": {
+                "type": "integer",
+                "minimum": 1,
+                "x-template": True,
+                "x-connection-platform": sorted(
+                    {platform for found in _channel_platforms().values() for platform in found}
+                ),
+                "description": "The connection to send through, of the channel's platform.",
+            },
+            "recipients": {
+                "type": "array",
+                "maxItems": 100,
+                "items": {"type": "string", "minLength": 1, "maxLength": 254, "x-template": True},
+                "default": [],
+                "description": "email: addresses (else the connection's or the server's "
+                "default); in_app: usernames (empty: every staff user).",
+            },
+            "subject": {
+                "type": "string",
+                "maxLength": 300,
+                "default": "",
+                "x-template": True,
+                "description": "The title (email subject, first line elsewhere).",
+            },
+            "message": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MESSAGE_MAX_CHARS,
+                "x-template": True,
+                "description": "The text to send.",
+            },
+            "severity": {
+                "type": "string",
+                "enum": list(Severity.values),
+                "default": Severity.INFO.value,
+                "description": "Shown with the message.",
+            },
+        },
+    }
+    example = {
+        "id": "tell_team",
+        "type": "notify",
+        "params": {
+            "channel": "slack",
+            "connection": 3,
+            "message": "Published: {{ article.title }}",
+            "severity": "info",
+        },
+    }
+
+    def params_check(self, params: dict[str, Any], *, rendered: bool) -> dict[str, Any]:
+        """The connection exists and the channel can use it and the recipients."""
+        connection_id = params.get("connection")
+        if isinstance(connection_id, str):  # still a template: checked once rendered
+            return {}
+        connection = None
+        if connection_id is not None:
+            connection = _connections_meta([connection_id]).get(connection_id)
+            if connection is None:
+                return {"connection": [f"Unknown connection {connection_id}."]}
+        recipients = params.get("recipients") or []
+        if not rendered and any(has_template(name) for name in recipients):
+            recipients = []  # checked once rendered
+        try:
+            channel_get(params["channel"]).validate(connection=connection, recipients=recipients)
+        except serializers.ValidationError as exc:
+            return dict(exc.detail)  # type: ignore[arg-type]
+        return {}
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
         sent = effect_recall(key=step.idempotency_key)
@@ -96,40 +160,12 @@ class NotifyAction(Action):
         output = {"channel": channel, "delivered": result.ok, "detail": result.detail}
         if not result.ok:
             raise ActionError(
-                f"notify via {channel} failed: {result.detail}",
+                f"notify via {channel} failed: {failure_public(result.status, result.detail)}",
                 retryable=result.retryable,
                 output=output,
             )
         effect_record(key=step.idempotency_key, step=step, result=output)
         return output
-
-
-class ShareParams(serializers.Serializer):
-    connections = Templated(
-        serializers.ListField(
-            child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=50
-        )
-    )
-    message = serializers.CharField(required=False, max_length=MESSAGE_MAX_CHARS)
-    article_id = Templated(
-        serializers.IntegerField(min_value=1), required=False, default=None, allow_null=True
-    )
-    allow_partial = serializers.BooleanField(default=False)
-
-    def validate_connections(self, ids: Any) -> Any:
-        if isinstance(ids, str):  # still a template: checked once rendered
-            return ids
-        found = _connections_meta(ids)
-        unknown = [str(pk) for pk in ids if pk not in found]
-        if unknown:
-            raise serializers.ValidationError(f"Unknown connections: {', '.join(unknown)}.")
-        wrong = [f"{pk} ({found[pk].platform})" for pk in ids if
-                 found[pk].platform not in SHARE_PLATFORMS]  # fmt: skip
-        if wrong:
-            raise serializers.ValidationError(
-                f"Connections {', '.join(wrong)} cannot share; use {', '.join(SHARE_PLATFORMS)}."
-            )
-        return list(dict.fromkeys(ids))
 
 
 class ShareAction(Action):
@@ -138,14 +174,78 @@ class ShareAction(Action):
 
     type = "share"
     label = "Share an article"
-    params_serializer = ShareParams
+    group = "messages"
+    description = (
+        "Posts about the article (or a message) to each listed connection, with a result per "
+        "connection; a retried step posts only where it failed. Fails when any post fails, "
+        "unless allow_partial and at least one succeeded."
+    )
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["connections"],
+        "properties": {
+            "connections": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 50,
+                "items": {"type": "integer", "minimum": 1},
+                "x-template": True,
+                "x-connection-platform": list(SHARE_PLATFORMS),
+                "description": "The connections to post to (ids).",
+            },
+            "message": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MESSAGE_MAX_CHARS,
+                "x-template": True,
+                "description": "The text (default: 'New: <title>' and the article's excerpt).",
+            },
+            "article_id": {
+                "type": "integer",
+                "minimum": 1,
+                "x-template": True,
+                "description": "The article (default: the run's article).",
+            },
+            "allow_partial": {
+                "type": "boolean",
+                "default": False,
+                "description": "Succeed when at least one connection got the post.",
+            },
+        },
+    }
+    example = {
+        "id": "share",
+        "type": "share",
+        "params": {"connections": [3, 4], "message": "New: {{ article.title }}"},
+    }
+
+    def params_check(self, params: dict[str, Any], *, rendered: bool) -> dict[str, Any]:
+        """Every connection exists and is of a platform that can share."""
+        ids = params["connections"]
+        if isinstance(ids, str):  # still a template: checked once rendered
+            return {}
+        found = _connections_meta(ids)
+        unknown = [str(pk) for pk in ids if pk not in found]
+        if unknown:
+            return {"connections": [f"Unknown connections: {', '.join(unknown)}."]}
+        wrong = [f"{pk} ({found[pk].platform})" for pk in ids if
+                 found[pk].platform not in SHARE_PLATFORMS]  # fmt: skip
+        if wrong:
+            return {
+                "connections": [
+                    f"Connections {', '.join(wrong)} cannot share; "
+                    f"use {', '.join(SHARE_PLATFORMS)}."
+                ]
+            }
+        return {}
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
         article = _article(params, step)
         message = _share_message(params, article)
         results = {
             str(connection_id): _share_one(connection_id, message, step)
-            for connection_id in params["connections"]
+            for connection_id in dict.fromkeys(params["connections"])  # each one once
         }
         failed = [key for key, result in results.items() if not result["ok"]]
         retryable = any(results[key]["retryable"] for key in failed)
@@ -153,7 +253,10 @@ class ShareAction(Action):
             del result["retryable"]
         output = {"results": results, "shared": len(results) - len(failed), "failed": len(failed)}
         if failed and (not params.get("allow_partial") or len(failed) == len(results)):
-            details = "; ".join(f"{key}: {results[key]['detail']}" for key in failed)
+            details = "; ".join(
+                f"{key}: {failure_public(results[key]['status'], results[key]['detail'])}"
+                for key in failed
+            )
             raise ActionError(
                 f"share failed for {len(failed)} of {len(results)} connections ({details})",
                 retryable=retryable,
@@ -172,7 +275,9 @@ def _article(params: Mapping[str, Any], step: StepRun) -> dict[str, Any] | None:
         article_id = trigger.get("article_id") if isinstance(trigger, Mapping) else None
         if article_id is None:
             return None
-    article = article_context(article_id)
+    # The content app provides ``article`` for a payload naming ``article_id`` (a kernel hook:
+    # alerts does not import it).
+    article = context_for({"article_id": article_id}, None).get("article")
     if article is None:
         raise ActionError(f"Article {article_id} does not exist.")
     return article
@@ -187,7 +292,7 @@ def _share_message(params: Mapping[str, Any], article: Mapping[str, Any] | None)
     article = article or {}
     url = str(article.get("url") or "")
     if url.startswith("/"):
-        url = f"{settings.SITE_URL}{url}"
+        url = absolute_url(url)
     text = params.get("message") or "\n".join(
         part for part in (f"New: {article.get('title', '')}", article.get("excerpt")) if part
     )

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from alerts.models import AlertDelivery, AutomationAlert, Notification
 from alerts.services.alerts import alert_test
+from core.admin import ReadOnlyAdminMixin
 
 RECENT_DELIVERIES = 20
 
@@ -16,7 +17,7 @@ class RecentDeliveriesFormSet(BaseInlineFormSet):
         return super().get_queryset().order_by("-id")[:RECENT_DELIVERIES]
 
 
-class RecentDeliveryInline(admin.TabularInline):
+class RecentDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = AlertDelivery
     fk_name = "alert"
     formset = RecentDeliveriesFormSet
@@ -34,12 +35,6 @@ class RecentDeliveryInline(admin.TabularInline):
         "error",
         "sent_at",
     )
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(AutomationAlert)
@@ -74,14 +69,14 @@ class AutomationAlertAdmin(admin.ModelAdmin):
     @admin.action(description="Send test")
     def send_test(self, request: HttpRequest, queryset: QuerySet[AutomationAlert]) -> None:
         for alert in queryset:
-            outcome = alert_test(alert=alert)
+            outcome = alert_test(alert=alert, request=request)
             level = messages.SUCCESS if outcome["delivered"] else messages.ERROR
             verdict = "delivered" if outcome["delivered"] else "not delivered"
             self.message_user(request, f"{alert.name}: {verdict} ({outcome['detail']})", level)
 
 
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(admin.ModelAdmin):
+class AlertDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "alert",
@@ -101,12 +96,6 @@ class AlertDeliveryAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in AlertDelivery._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Notification)

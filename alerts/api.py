@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from alerts import selectors
-from alerts.channels.registry import CHANNELS
+from alerts.channel_registry import CHANNELS
 from alerts.models import AlertDelivery, AlertEvent, AutomationAlert, Notification
 from alerts.services.alerts import (
     alert_create,
@@ -26,6 +26,7 @@ from alerts.services.alerts import (
     alert_validate,
 )
 from alerts.services.notifications import notification_mark_read
+from core.strict import StrictFieldsMixin, no_parameters_check
 from integrations.crypto import DecryptionError
 from integrations.models import IntegrationConnection
 from workflows.models import AutomationWorkflow
@@ -38,7 +39,7 @@ class SecretsUnreadable(APIException):
     default_code = "secrets_unreadable"
 
 
-class AlertSerializer(serializers.ModelSerializer[AutomationAlert]):
+class AlertSerializer(StrictFieldsMixin, serializers.ModelSerializer[AutomationAlert]):
     workflow = serializers.PrimaryKeyRelatedField(
         queryset=AutomationWorkflow.objects.all(),
         allow_null=True,
@@ -168,12 +169,15 @@ class AlertViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: AlertTestSerializer})
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
-        outcome = alert_test(alert=self.get_object())
+        """Send a test alert through the alert's channel."""
+        no_parameters_check(request)
+        outcome = alert_test(alert=self.get_object(), request=request)
         return Response(AlertTestSerializer(outcome).data)
 
     @extend_schema(request=None, responses={200: DeliverySerializer(many=True)})
     @action(detail=True, methods=["get"])
     def deliveries(self, request: Request, pk: str | None = None) -> Response:
+        """List an alert's deliveries."""
         page = self.paginate_queryset(selectors.delivery_list(alert=self.get_object()))
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
 
@@ -215,5 +219,7 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(request=None, responses={200: NotificationSerializer})
     @action(detail=True, methods=["post"])
     def read(self, request: Request, pk: str | None = None) -> Response:
+        """Mark a notification read."""
+        no_parameters_check(request)
         notification = notification_mark_read(notification=self.get_object())
         return Response(NotificationSerializer(notification).data)

@@ -7,8 +7,7 @@ A payload holds the facts of the latest event: ``event``, ``severity``, ``workfl
 
 from typing import Any
 
-from django.conf import settings
-
+from core.site import absolute_url
 from integrations.platforms.base import Message
 
 # How a count of each event reads: "10 failures of workflow 'Nightly' in the last 60 s".
@@ -23,12 +22,12 @@ ERROR_MAX_CHARS = 1000
 
 
 def execution_link(execution_id: int) -> str:
-    """The dashboard page of an execution, as an absolute URL under SITE_URL."""
-    return f"{settings.SITE_URL}/dashboard/executions/{execution_id}/"
+    """The dashboard page of an execution, as an absolute URL (config/site.py)."""
+    return absolute_url(f"/dashboard/executions/{execution_id}/")
 
 
 def connection_link(connection_id: int) -> str:
-    return f"{settings.SITE_URL}/admin/integrations/integrationconnection/{connection_id}/change/"
+    return absolute_url(f"/admin/integrations/integrationconnection/{connection_id}/change/")
 
 
 def message_compose(*, payload: dict[str, Any], count: int = 1, window_s: int = 0) -> Message:

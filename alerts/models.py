@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from alerts.channels.registry import channel_choices
+from alerts.channel_registry import channel_choices
 
 
 class AlertType(models.TextChoices):

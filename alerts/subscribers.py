@@ -6,11 +6,24 @@ can never slow down, fail or otherwise change the execution that caused it.
 
 from typing import Any
 
+from alerts.models import AlertEvent
+from alerts.selectors import alerts_listening
 from alerts.services.firing import (
     alerts_fire_for_connection,
     alerts_fire_for_execution,
     alerts_fire_for_step,
+    execution_events,
 )
+
+
+def hears_execution_finished(*, workflow_id: int, status: str, **_: Any) -> bool:
+    """Whether an alert could fire for this finish (one read, in the finishing transaction)."""
+    heard = execution_events(status)
+    return bool(heard) and bool(alerts_listening(workflow_id=workflow_id, events=heard))
+
+
+def hears_step_failed(*, workflow_id: int, **_: Any) -> bool:
+    return bool(alerts_listening(workflow_id=workflow_id, events=[AlertEvent.STEP_FAILED]))
 
 
 def on_execution_finished(

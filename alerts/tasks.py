@@ -2,8 +2,7 @@
 
 from celery import shared_task
 
-from alerts.services.deliveries import delivery_attempt, delivery_sweep
-from alerts.services.dispatch import DELIVER_TASK
+from alerts.services.deliveries import DELIVER_TASK, delivery_attempt, delivery_sweep
 
 
 @shared_task(name=DELIVER_TASK, acks_late=True, ignore_result=True)

@@ -6,11 +6,11 @@ failure alerts fire with the breaches listed in the error.
 
 from typing import Any
 
-from rest_framework import serializers
-
 from analytics import selectors
 from integrations.http import OutboundError, http_request
-from workflows.actions.base import Action, ActionError, StepRun, Templated
+from integrations.redaction import url_redacted
+from workflows.actions.api_call import STATUS_CODES, params_statuses
+from workflows.actions.base import Action, ActionError, StepRun
 from workflows.models import AutomationWorkflow
 
 MAX_WINDOW_MINUTES = 90 * 24 * 60
@@ -18,72 +18,88 @@ _WORKFLOW_THRESHOLDS = ("max_failure_rate", "max_avg_time_ms")
 _URL_CHECKS = ("expect_status", "max_latency_ms", "contains")
 
 
-class MetricsParams(serializers.Serializer):
-    workflow_id = Templated(serializers.IntegerField(min_value=1), required=False, default=None)
-    max_failure_rate = serializers.FloatField(
-        min_value=0, max_value=1, required=False, help_text="From 0 to 1: 0.2 is 20 %."
-    )
-    max_avg_time_ms = serializers.FloatField(min_value=0, required=False)
-    window_minutes = serializers.FloatField(
-        min_value=1, max_value=MAX_WINDOW_MINUTES, required=False, default=60
-    )
-    max_queued = serializers.IntegerField(min_value=0, required=False)
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                known = ", ".join(self.fields)
-                raise serializers.ValidationError(
-                    {name: [f"Unknown metric. Known: {known}."] for name in unknown}
-                )
-        return super().to_internal_value(data)
-
-    def validate_workflow_id(self, workflow_id: Any) -> Any:
-        if (
-            isinstance(workflow_id, int)
-            and not AutomationWorkflow.objects.filter(pk=workflow_id).exists()
-        ):
-            raise serializers.ValidationError(f"Workflow {workflow_id} does not exist.")
-        return workflow_id
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        thresholds = [*_WORKFLOW_THRESHOLDS, "max_queued"]
-        if not any(attrs.get(name) is not None for name in thresholds):
-            raise serializers.ValidationError(f"Set at least one of: {', '.join(thresholds)}.")
-        if attrs.get("workflow_id") is None and any(
-            attrs.get(name) is not None for name in _WORKFLOW_THRESHOLDS
-        ):
-            raise serializers.ValidationError(
-                {"workflow_id": ["Required with max_failure_rate or max_avg_time_ms."]}
-            )
-        return attrs
-
-
-class MonitorParams(serializers.Serializer):
-    url = Templated(serializers.URLField(max_length=2000), required=False, default=None)
-    expect_status = serializers.ListField(
-        child=serializers.IntegerField(min_value=100, max_value=599), required=False
-    )
-    max_latency_ms = serializers.IntegerField(min_value=1, required=False)
-    contains = serializers.CharField(required=False, max_length=1000)
-    metrics = MetricsParams(required=False)
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("expect_status"), int):
-            data = {**data, "expect_status": [data["expect_status"]]}
-        return super().to_internal_value(data)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs.get("url"):
-            orphans = [name for name in _URL_CHECKS if name in attrs]
-            if orphans:
-                raise serializers.ValidationError(
-                    {name: ["Needs a url to check."] for name in orphans}
-                )
-            if not attrs.get("metrics"):
-                raise serializers.ValidationError("Set a url to check, metrics, or both.")
-        return attrs
+_THRESHOLD = {"type": "number", "minimum": 0}
+METRICS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Thresholds on the system's own metrics; at least one of max_failure_rate, "
+    "max_avg_time_ms, max_queued.",
+    "properties": {
+        "workflow_id": {
+            "type": "integer",
+            "minimum": 1,
+            "x-template": True,
+            "description": "The workflow whose executions are measured (needed by "
+            "max_failure_rate and max_avg_time_ms).",
+        },
+        "max_failure_rate": {
+            **_THRESHOLD,
+            "maximum": 1,
+            "description": "Failed share of finished executions, from 0 to 1: 0.2 is 20 %.",
+        },
+        "max_avg_time_ms": {**_THRESHOLD, "description": "Average execution time ceiling."},
+        "window_minutes": {
+            "type": "number",
+            "minimum": 1,
+            "maximum": MAX_WINDOW_MINUTES,
+            "default": 60,
+            "description": "The window measured, up to now (at most 90 days).",
+        },
+        "max_queued": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Ceiling on executions waiting in the queue (any workflow).",
+        },
+    },
+    "anyOf": [
+        {"required": ["max_failure_rate"]},
+        {"required": ["max_avg_time_ms"]},
+        {"required": ["max_queued"]},
+    ],
+    "dependentRequired": {
+        "max_failure_rate": ["workflow_id"],
+        "max_avg_time_ms": ["workflow_id"],
+    },
+    "x-messages": {
+        "anyOf": "Set at least one of: max_failure_rate, max_avg_time_ms, max_queued.",
+        "dependentRequired": "Needs workflow_id.",
+    },
+}
+PARAMS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "url": {
+            "type": "string",
+            "format": "uri",
+            "maxLength": 2000,
+            "x-template": True,
+            "description": "The URL to GET.",
+        },
+        "expect_status": {
+            **STATUS_CODES,
+            "description": "The status code(s) that count as up (default: any 2xx).",
+        },
+        "max_latency_ms": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "A slower answer is a breach.",
+        },
+        "contains": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 1000,
+            "description": "Text the body must contain.",
+        },
+        "metrics": METRICS_SCHEMA,
+    },
+    "anyOf": [{"required": ["url"]}, {"required": ["metrics"]}],
+    "dependentRequired": {name: ["url"] for name in _URL_CHECKS},
+    "x-messages": {
+        "anyOf": "Set a url to check, metrics, or both.",
+        "dependentRequired": "Needs a url to check.",
+    },
+}
 
 
 def _url_breaches(params: dict[str, Any], step: StepRun, output: dict[str, Any]) -> list[str]:
@@ -93,7 +109,7 @@ def _url_breaches(params: dict[str, Any], step: StepRun, output: dict[str, Any])
             "GET", url, timeout_s=step.timeout_s, idempotency_key=step.idempotency_key
         )
     except OutboundError as exc:
-        return [f"GET {url} failed: {exc.message}"]
+        return [f"GET {url_redacted(url)} failed: {exc.message}"]
     output.update(status_code=response.status_code, latency_ms=response.elapsed_ms)
     breaches = []
     expected = params.get("expect_status")
@@ -112,7 +128,9 @@ def _url_breaches(params: dict[str, Any], step: StepRun, output: dict[str, Any])
 
 
 def _metric_breaches(metrics: dict[str, Any], output: dict[str, Any]) -> list[str]:
-    workflow_id, window = metrics["workflow_id"], metrics["window_minutes"]
+    # workflow_id is there whenever a workflow threshold is (the schema's dependentRequired).
+    workflow_id: int = metrics.get("workflow_id", 0)
+    window = metrics["window_minutes"]
     measured: dict[str, Any] = {}
     breaches = []
     span = f"over the last {window:g} min"
@@ -143,7 +161,34 @@ def _metric_breaches(metrics: dict[str, Any], output: dict[str, Any]) -> list[st
 class MonitorAction(Action):
     type = "monitor"
     label = "Monitor a URL or metrics"
-    params_serializer = MonitorParams
+    group = "monitoring"
+    description = (
+        "Checks a URL (status, latency, body) and/or the system's own metrics against "
+        "thresholds; a breach fails the step, permanently, with the breaches listed, so the "
+        "workflow's failure alerts fire."
+    )
+    params_schema = PARAMS_SCHEMA
+    example = {
+        "id": "check",
+        "type": "monitor",
+        "params": {
+            "url": "https://example.com/health",
+            "expect_status": 200,
+            "max_latency_ms": 2000,
+            "metrics": {"workflow_id": 1, "max_failure_rate": 0.2, "window_minutes": 60},
+        },
+    }
+
+    def params_normalize(self, params: dict[str, Any]) -> dict[str, Any]:
+        return params_statuses(params)
+
+    def params_check(self, params: dict[str, Any], *, rendered: bool) -> dict[str, Any]:
+        workflow_id = (params.get("metrics") or {}).get("workflow_id")
+        if isinstance(workflow_id, int) and not (
+            AutomationWorkflow.objects.filter(pk=workflow_id).exists()
+        ):
+            return {"metrics": {"workflow_id": [f"Workflow {workflow_id} does not exist."]}}
+        return {}
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
         output: dict[str, Any] = {"status_code": None, "latency_ms": None}

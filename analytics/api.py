@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -11,8 +12,14 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from analytics import selectors
-from analytics.health import system_health
-from analytics.serializers import ActivityPageSerializer, HealthSerializer, StatsSerializer
+from analytics.selectors.health import system_health
+from analytics.serializers import (
+    ActivityPageSerializer,
+    HealthSerializer,
+    StatsSerializer,
+    WorkflowStatsDetailSerializer,
+)
+from workflows.models import AutomationWorkflow
 
 ACTIVITY_PAGE_SIZE = 50
 
@@ -25,6 +32,7 @@ class HealthView(APIView):
 
     @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
     def get(self, request: Request) -> Response:
+        """Report the health of each component."""
         health = system_health()
         return Response(health, status=503 if health["status"] == "down" else 200)
 
@@ -34,7 +42,18 @@ class StatsView(APIView):
 
     @extend_schema(responses=StatsSerializer)
     def get(self, request: Request) -> Response:
+        """Get the system's stats."""
         return Response(selectors.stats_overview())
+
+
+class WorkflowStatsView(APIView):
+    """Staff only, like the workflow it describes (the API's default permission)."""
+
+    @extend_schema(responses=WorkflowStatsDetailSerializer, operation_id="workflows_stats_retrieve")
+    def get(self, request: Request, workflow_id: str) -> Response:
+        """Get a workflow's stats."""
+        workflow = get_object_or_404(AutomationWorkflow, pk=workflow_id)
+        return Response(selectors.workflow_stats_detail(workflow=workflow))
 
 
 class ActivityQuerySerializer(serializers.Serializer):
@@ -68,6 +87,7 @@ class ActivityView(APIView):
         responses=ActivityPageSerializer,
     )  # fmt: skip
     def get(self, request: Request) -> Response:
+        """List recent activity."""
         query = ActivityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data

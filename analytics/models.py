@@ -16,23 +16,31 @@ class Heartbeat(models.Model):
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
 
 
-class ExecutionRollup(models.Model):
-    """One workflow's finished executions created in one UTC hour: counts by outcome, total time
-    and the latest failure. Kept by ``rollup_refresh`` (Beat), so stats read a few rows per hour
-    instead of every execution."""
+class RollupCounts(models.Model):
+    """What a rollup row counts of one workflow's finished executions over its period: counts by
+    outcome, the total active time of the completed and failed ones (for averages), and the
+    latest failure."""
 
     workflow = models.ForeignKey(
         "workflows.AutomationWorkflow", on_delete=models.CASCADE, related_name="+"
     )
-    hour = models.DateTimeField()
     completed = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     cancelled = models.PositiveIntegerField(default=0)
-    # Sum and number of execution times of the completed and failed ones (for averages).
     time_total_ms = models.BigIntegerField(default=0)
     timed = models.PositiveIntegerField(default=0)
     last_failed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class ExecutionRollup(RollupCounts):
+    """One UTC hour of a workflow. Kept by ``rollup_refresh`` (Beat), so stats read a few rows
+    per hour instead of every execution."""
+
+    hour = models.DateTimeField()
 
     class Meta:
         constraints = [
@@ -44,21 +52,11 @@ class ExecutionRollup(models.Model):
         return f"Workflow {self.workflow_id} at {self.hour:%Y-%m-%d %H:00}"
 
 
-class ExecutionDailyRollup(models.Model):
+class ExecutionDailyRollup(RollupCounts):
     """The hourly rollups of one workflow summed over one UTC day: totals over months read a
     row per day."""
 
-    workflow = models.ForeignKey(
-        "workflows.AutomationWorkflow", on_delete=models.CASCADE, related_name="+"
-    )
     day = models.DateTimeField()
-    completed = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    cancelled = models.PositiveIntegerField(default=0)
-    time_total_ms = models.BigIntegerField(default=0)
-    timed = models.PositiveIntegerField(default=0)
-    last_failed_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True, default="")
 
     class Meta:
         constraints = [

@@ -27,11 +27,22 @@ class ExecutionCountersSerializer(serializers.Serializer):
     success_rate = serializers.FloatField(
         allow_null=True, help_text="completed ÷ (completed + failed); null when neither."
     )
-    avg_execution_time_ms = serializers.FloatField(allow_null=True)
-    p50_execution_time_ms = serializers.IntegerField(allow_null=True)
-    p95_execution_time_ms = serializers.IntegerField(
-        allow_null=True, help_text="Over the most recent 1,000 finished executions."
+    avg_execution_time_ms = serializers.FloatField(
+        allow_null=True,
+        help_text="Active time (what the steps took; waits, backoff and queueing are not in it), "
+        "averaged over every completed or failed execution kept.",
     )
+    p50_execution_time_ms = serializers.IntegerField(
+        allow_null=True, help_text="Active time, over the most recent 1,000 finished executions."
+    )
+    p95_execution_time_ms = serializers.IntegerField(
+        allow_null=True, help_text="Active time, over the most recent 1,000 finished executions."
+    )
+    p50_queue_wait_ms = serializers.IntegerField(
+        allow_null=True,
+        help_text="Created → started (waiting for a worker), over the same 1,000 executions.",
+    )
+    p95_queue_wait_ms = serializers.IntegerField(allow_null=True)
 
 
 class WorkflowCountsSerializer(serializers.Serializer):

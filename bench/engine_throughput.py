@@ -1,14 +1,16 @@
 """Engine throughput against raw Celery chains, measured in one run on PostgreSQL + Redis.
 
-One worker of concurrency 2. Three scenarios, interleaved over the repetitions:
+One worker of concurrency 2 per scenario. The scenarios, interleaved over the repetitions:
 - engine: N executions of a 3-step ``transform`` workflow (no I/O), triggered through the same
   service the API uses (a committed row, then a message), counted done when every execution is
   finished in the database;
-- chain (no-op): N raw Celery chains of three no-op tasks;
-- chain (2 writes): N raw Celery chains of three tasks that each INSERT and UPDATE one row — the
-  floor any durable engine pays.
+- plain Celery (bench/plain_celery.py: its own app, no Django, default settings): N chains of
+  three no-op tasks, and N chains of three tasks that each INSERT and UPDATE one row — the floor
+  any durable engine pays; and the same two with ``acks_late`` + prefetch 1;
+- the same two chains inside the project's Celery app and settings (bench/chain_tasks.py).
 Each figure is executions (or chains) completed per second, from the first trigger to the last
-completion. Prints medians with their range and the ratios; writes JSON to bench/results/.
+completion. Prints medians with their range and the engine's ratio to each; writes JSON to
+bench/results/.
 
     .venv/bin/python bench/engine_throughput.py [--executions 2000] [--repeat 3]
 
@@ -19,6 +21,7 @@ CELERY_BROKER_URL, default redis://127.0.0.1:6379/14). It creates and drops its 
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -72,12 +75,21 @@ def _setup() -> None:
         )
 
 
-def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    log = Path(env["DATA_DIR"]) / "worker.log"
+def _start_worker(
+    env: dict[str, str],
+    app: str = "config",
+    queue: str = "",
+    name: str = "worker",
+    concurrency: int = 2,
+) -> subprocess.Popen[bytes]:
+    """A Celery worker: the project's (with the baselines' tasks), or the plain app's on
+    ``queue``; ``name`` is its hostname's first part and names its log file."""
+    log = Path(env["DATA_DIR"]) / f"{name}.log"
+    include = ["--include=bench.chain_tasks"] if app == "config" else []
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency=2",
-         "--loglevel=INFO", "-Q", env["CELERY_TASK_DEFAULT_QUEUE"], "--include=bench.chain_tasks",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        [sys.executable, "-m", "celery", "-A", app, "worker", f"--concurrency={concurrency}",
+         "--loglevel=INFO", "-Q", queue or env["CELERY_TASK_DEFAULT_QUEUE"], *include,
+         f"--hostname={name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
@@ -97,9 +109,8 @@ def _wait(done: Callable[[], int], total: int, timeout_s: float = 600) -> None:
         time.sleep(0.02)
 
 
-def run_engine(count: int) -> float:
-    from workflows.models import AutomationExecution, ExecutionStatus
-    from workflows.services.executions import execution_create
+def workflow_three_transforms() -> Any:
+    """The benchmarks' workflow: three ``transform`` steps, each rendering one template."""
     from workflows.services.workflows import workflow_create
 
     actions = [
@@ -110,7 +121,14 @@ def run_engine(count: int) -> float:
         }
         for i in range(3)
     ]
-    workflow = workflow_create(data={"name": f"bench {uuid.uuid4().hex[:6]}", "actions": actions})
+    return workflow_create(data={"name": f"bench {uuid.uuid4().hex[:6]}", "actions": actions})
+
+
+def run_engine(count: int) -> float:
+    from workflows.models import AutomationExecution, ExecutionStatus
+    from workflows.services.executions import execution_create
+
+    workflow = workflow_three_transforms()
     finished = AutomationExecution.objects.filter(
         workflow=workflow, status__in=[ExecutionStatus.COMPLETED, ExecutionStatus.FAILED]
     )
@@ -127,12 +145,14 @@ def run_engine(count: int) -> float:
 
 def _run_chains(count: int, step: str, last: str) -> float:
     import redis
-    from celery import chain, current_app
+    from celery import chain
     from django.conf import settings
+
+    from config.celery import app
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     counter = f"bench:{uuid.uuid4().hex}"
-    signature = current_app.signature
+    signature = app.signature
     started = time.perf_counter()
     for _ in range(count):
         chain(signature(step, immutable=True), signature(step, immutable=True),
@@ -151,10 +171,48 @@ def run_write_chains(count: int) -> float:
     return _run_chains(count, "bench.write", "bench.write_last")
 
 
+# The plain app's variants: the queue its worker serves, and whether it acks late.
+PLAIN_QUEUES = {"plain-default": "0", "plain-acks-late": "1"}
+
+
+def _run_plain_chains(count: int, queue: str, step: str, last: str) -> float:
+    import redis
+    from celery import chain
+
+    from bench.plain_celery import BROKER, app
+
+    client = redis.Redis.from_url(BROKER)
+    counter = f"bench:{uuid.uuid4().hex}"
+    signature = app.signature
+    started = time.perf_counter()
+    steps = [step, step]
+    for _ in range(count):
+        links = [signature(name, immutable=True, queue=queue) for name in steps]
+        chain(*links, signature(last, args=[counter], immutable=True, queue=queue)).apply_async()
+    _wait(lambda: int(client.get(counter) or 0), count)
+    elapsed = time.perf_counter() - started
+    client.delete(counter)
+    return count / elapsed
+
+
+def _plain(queue: str, writes: bool) -> Callable[[int], float]:
+    step, last = (
+        ("plain.write", "plain.write_last") if writes else ("plain.noop", "plain.noop_last")
+    )
+    return lambda count: _run_plain_chains(count, queue, step, last)
+
+
+ENGINE = "engine (3-step transform workflow)"
+PLAIN_NOOP = "plain Celery: 3 no-op tasks"
+PLAIN_WRITES = "plain Celery: 3 tasks, INSERT + UPDATE each"
 SCENARIOS: dict[str, Callable[[int], float]] = {
-    "chain (3 no-op tasks)": run_noop_chains,
-    "chain (3 tasks, INSERT + UPDATE each)": run_write_chains,
-    "engine (3-step transform workflow)": run_engine,
+    PLAIN_NOOP: _plain("plain-default", writes=False),
+    PLAIN_WRITES: _plain("plain-default", writes=True),
+    "plain Celery, acks late + prefetch 1: 3 no-op tasks": _plain("plain-acks-late", writes=False),
+    "plain Celery, acks late + prefetch 1: 3 writing tasks": _plain("plain-acks-late", writes=True),
+    "project's Celery settings: 3 no-op tasks": run_noop_chains,
+    "project's Celery settings: 3 writing tasks": run_write_chains,
+    ENGINE: run_engine,
 }
 
 
@@ -179,13 +237,29 @@ def _summary(rates: list[float]) -> dict[str, Any]:
     return {"median": statistics.median(rates), "min": min(rates), "max": max(rates), "runs": rates}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """The throughput benchmarks' options: executions per run and runs."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--executions", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__ or "")
+    # A timeout's SIGTERM still stops the workers (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     env = prepare()
-    worker = _start_worker(env)
+    workers = [_start_worker(env)]
+    for queue, acks_late in PLAIN_QUEUES.items():
+        plain_env = {
+            **env,
+            "BENCH_DATABASE_URL": env["DATABASE_URL"],
+            "BENCH_REDIS": env["CELERY_BROKER_URL"],
+            "PLAIN_ACKS_LATE": acks_late,
+        }
+        workers.append(_start_worker(plain_env, app="bench.plain_celery", queue=queue, name=queue))
+    os.environ["BENCH_REDIS"] = env["CELERY_BROKER_URL"]
     try:
         for run in SCENARIOS.values():  # warm-up: imports, connections, template caches
             run(50)
@@ -195,20 +269,21 @@ def main() -> None:
                 rates[name].append(run(args.executions))
                 print(f"  run {repetition + 1}: {name}: {rates[name][-1]:.1f}/s", flush=True)
     finally:
-        os.killpg(worker.pid, 9)
+        for worker in workers:
+            os.killpg(worker.pid, 9)
     results = {name: _summary(values) for name, values in rates.items()}
-    engine = results["engine (3-step transform workflow)"]["median"]
+    engine = results[ENGINE]["median"]
     ratios = {
-        "engine / chain (no-op)": engine / results["chain (3 no-op tasks)"]["median"],
-        "engine / chain (2 writes)": engine
-        / results["chain (3 tasks, INSERT + UPDATE each)"]["median"],
+        f"engine / {name}": engine / summary["median"]
+        for name, summary in results.items()
+        if name != ENGINE
     }
-    print(f"\n{args.executions} per run, {args.repeat} runs, one worker of concurrency 2\n")
+    print(f"\n{args.executions} per run, {args.repeat} runs, one worker of concurrency 2 each\n")
     for name, summary in results.items():
         low, high = summary["min"], summary["max"]
-        print(f"{name:42} {summary['median']:8.1f}/s  (range {low:.1f}–{high:.1f})")
+        print(f"{name:56} {summary['median']:8.1f}/s  (range {low:.1f}–{high:.1f})")
     for name, ratio in ratios.items():
-        print(f"{name:42} {ratio:8.2f}×")
+        print(f"{name:65} {ratio:6.2f}×")
     write_results(
         "engine_throughput",
         {

@@ -4,10 +4,11 @@ from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from alerts.api import AlertViewSet, NotificationViewSet
-from analytics.api import ActivityView, HealthView, StatsView
+from analytics.api import ActivityView, HealthView, StatsView, WorkflowStatsView
 from integrations.api import ConnectionViewSet
 from orchestration.api import OrchestrationRunViewSet, OrchestrationViewSet
 from versioning.api import ArticleViewSet, VersionViewSet
+from workflows.api.actions import ActionCatalogueView
 from workflows.api.as_code import WorkflowExportView, WorkflowImportView
 from workflows.api.revisions import WorkflowRevisionViewSet
 from workflows.api.triggers import EventView, WebhookView
@@ -38,6 +39,7 @@ urlpatterns = [
     re_path(r"^stats/?$", StatsView.as_view(), name="stats"),
     re_path(r"^activity/?$", ActivityView.as_view(), name="activity"),
     re_path(r"^events/?$", EventView.as_view(), name="events"),
+    re_path(r"^actions/?$", ActionCatalogueView.as_view(), name="action-catalogue"),
     re_path(r"^hooks/(?P<token>[A-Za-z0-9_-]{1,100})/?$", WebhookView.as_view(), name="webhook"),
     # versions/{article_id}/… is keyed by the article, not a version id: routes spelled out.
     re_path(r"^versions/?$", VersionViewSet.as_view({"post": "create"}), name="version-create"),
@@ -56,12 +58,17 @@ urlpatterns = [
         VersionViewSet.as_view({"get": "history"}),
         name="version-history",
     ),
-    # Workflow definition history and workflows as code; before the router's workflows/{pk}.
+    # A workflow's stats, history and as code; before the router's workflows/{pk}.
     re_path(r"^workflows/import/?$", WorkflowImportView.as_view(), name="workflow-import"),
     re_path(
         r"^workflows/(?P<workflow_id>[0-9]{1,18})/export/?$",
         WorkflowExportView.as_view(),
         name="workflow-export",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/stats/?$",
+        WorkflowStatsView.as_view(),
+        name="workflow-stats",
     ),
     re_path(
         r"^workflows/(?P<workflow_id>[0-9]{1,18})/revisions/?$",

@@ -1,14 +1,15 @@
 """Middleware that must run before any view reads the request, and headers every response gets."""
 
 import io
-import json
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
-from config.security import content_security_policy
+from core.parsing import InputRefused, json_loads, text_storable
+from core.security import content_security_policy
 
 
 def _too_large() -> JsonResponse:
@@ -61,7 +62,7 @@ class RequestBodyLimitMiddleware:
 
 
 class ContentSecurityPolicyMiddleware:
-    """Every response carries the site's Content-Security-Policy (``config.security``): scripts
+    """Every response carries the site's Content-Security-Policy (``core.security``): scripts
     from this site only, never inline. A view that sets its own header (a page meant to be
     embedded elsewhere) keeps it."""
 
@@ -75,40 +76,16 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key)
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
-def _storable(text: str) -> bool:
-    """No NUL character and no unpaired UTF-16 surrogate: what PostgreSQL text and jsonb take."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode()  # an unpaired surrogate has no UTF-8 form
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _not_json_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 class StorableTextMiddleware:
-    """Answer 400 to text the database cannot store: a NUL character or an unpaired surrogate in
-    the path, the query string or the body, and NaN or Infinity in a JSON body.
+    """Answer 400 to input no view should see (config/parsing.py says why each is refused): a NUL
+    character or an unpaired surrogate in the path, the query string, a header, a form field or
+    a JSON body; JSON nested deeper than INPUT_MAX_DEPTH, or holding NaN or Infinity; a form
+    field holding such JSON; a form body that cannot be read.
 
-    Refused here once, with a clear reason, instead of as a database error (a 500 on PostgreSQL)
-    wherever such a value would be saved or searched for: JSON fields, trigger payloads, filters.
-    Runs after RequestBodyLimitMiddleware, so the body it reads is bounded.
+    Refused here once, before any parser or view runs, with a JSON message, instead of as a
+    RecursionError or a database error (a 500 on PostgreSQL) wherever such a value would be
+    parsed, saved or searched for. Runs after RequestBodyLimitMiddleware, so the body it reads
+    is bounded.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -121,26 +98,64 @@ class StorableTextMiddleware:
         return self.get_response(request)
 
     def _problem(self, request: HttpRequest) -> str:
+        if _field_count(request.META.get("QUERY_STRING", "")) > settings.REQUEST_MAX_FIELDS:
+            return f"The query string has more than {settings.REQUEST_MAX_FIELDS} fields."
         texts = [request.path, *(item for pair in request.GET.lists() for item in _flat(pair))]
-        if not all(_storable(text) for text in texts):
+        if not all(text_storable(text) for text in texts):
             return "The URL holds a NUL character or an unpaired surrogate."
+        headers = (value for name, value in request.META.items() if name.startswith("HTTP_"))
+        if not all(text_storable(value) for value in headers if isinstance(value, str)):
+            return "A header holds a NUL character or an unpaired surrogate."
         content_type = request.content_type or ""
-        if content_type.startswith("multipart/"):
-            return ""
-        body = request.body
+        body = request.body  # read once here: a form parsed below leaves it readable
+        if content_type in FORM_TYPES:
+            return _form_problem(request)
         if b"\x00" in body:
             return "The body holds a NUL character."
         if not body.strip() or "json" not in content_type:
             return ""
         try:
-            data = json.loads(body, parse_constant=_not_json_constant)
-        except ValueError as exc:
-            if "is not JSON" in str(exc):
-                return f"The body is not valid JSON: {exc}."
+            json_loads(body)
+        except InputRefused as exc:
+            return f"The body is refused: {exc}"
+        except ValueError:
             return ""  # malformed JSON: the view answers that, in its own words
-        if not all(_storable(text) for text in _strings(data)):
-            return "The body holds a NUL character (\\u0000) or an unpaired surrogate."
         return ""
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _field_count(encoded: str | bytes) -> int:
+    """How many fields Django's QueryDict would read from ``encoded`` (as parse_qsl counts)."""
+    if not encoded:
+        return 0
+    return 1 + (encoded.count("&") if isinstance(encoded, str) else encoded.count(b"&"))
+
+
+def _form_problem(request: HttpRequest) -> str:
+    if request.content_type == FORM_TYPES[0] and _field_count(request.body) > (
+        settings.REQUEST_MAX_FIELDS
+    ):
+        return f"The form has more than {settings.REQUEST_MAX_FIELDS} fields."
+    try:
+        fields = [item for pair in request.POST.lists() for item in _flat(pair)]
+    except (MultiPartParserError, SuspiciousOperation) as exc:
+        return f"The form body cannot be read: {exc}"
+    if not all(text_storable(text) for text in fields):
+        return "A form field holds a NUL character or an unpaired surrogate."
+    # A field holding JSON (the dashboard's and the admin's JSON textareas) is read here as the
+    # API reads a body: too deep, or an escaped NUL (\u0000) that would reach a jsonb column.
+    for text in fields:
+        if text.lstrip()[:1] not in ("[", "{"):
+            continue
+        try:
+            json_loads(text)
+        except InputRefused as exc:
+            return f"A form field is refused: {exc}"
+        except ValueError:
+            continue  # not JSON after all: the form judges it
+    return ""
 
 
 def _flat(pair: tuple[str, list[str]]) -> Iterator[str]:

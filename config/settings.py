@@ -1,22 +1,21 @@
 """Settings, read from the environment.
 
 Every variable is optional: without any, the project runs on the embedded default (SQLite in WAL
-mode and kombu's filesystem broker under ``DATA_DIR``). ``.env.example`` lists them all.
+mode and an embedded SQLite broker under ``DATA_DIR``). ``.env.example`` lists them all.
 """
 
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
-from alerts.email_config import email_url_settings
-from config.env import env_bool, env_float, env_int, env_list, env_mapping, env_str
-from config.security import DEFAULT_SECRET_KEY, production_check, rate_check
-from integrations.keyfile import key_file_load_or_create
+from core.email_url import email_url_settings
+from core.env import env_bool, env_float, env_int, env_list, env_mapping, env_str
+from core.security import DEFAULT_SECRET_KEY, production_check, rate_check
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- Core -----------------------------------------------------------------------------------------
 
@@ -30,8 +29,15 @@ if DJANGO_ENV == "production":
     production_check(debug=DEBUG, secret_key=SECRET_KEY)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-# Where this site is reached from outside: links in alerts and notifications start with it.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where this site is reached from outside. Unset, links name the server as each request reached
+# it, and work outside a request (alert messages built by workers) uses http://HOST:PORT, as
+# manage.py serve listens (config/site.py).
+SITE_URL = env_str("SITE_URL", "").rstrip("/")
+_LISTEN_HOST = env_str("HOST", "127.0.0.1")
+SITE_URL_FALLBACK = "http://{}:{}".format(
+    "127.0.0.1" if _LISTEN_HOST in ("", "0.0.0.0", "::") else _LISTEN_HOST,  # noqa: S104
+    env_int("PORT", 8000),
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -46,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_htmx",
+    "core",
     "integrations",
     "workflows",
     "versioning",
@@ -146,7 +153,6 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -156,6 +162,18 @@ WHITENOISE_USE_FINDERS = True
 # Request bodies above this size are answered with 413.
 REQUEST_BODY_MAX_BYTES = env_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+# A query string or form body with more fields than this is answered with 400. Counted by
+# config.middleware, not by Django: Django's own count (DATA_UPLOAD_MAX_NUMBER_FIELDS) can fire
+# while the request object is still being built (a charset in the Content-Type makes it read the
+# query string there), before any middleware or error handler, and the server answers 500.
+REQUEST_MAX_FIELDS = env_int("REQUEST_MAX_FIELDS", 1000)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = None
+# JSON and YAML from outside (bodies, form fields, webhooks, workflow documents) may nest this
+# deep, and a YAML document may expand through aliases to this many values (config/parsing.py).
+INPUT_MAX_DEPTH = env_int("INPUT_MAX_DEPTH", 64)
+INPUT_MAX_NODES = env_int("INPUT_MAX_NODES", 500_000)
+if not 8 <= INPUT_MAX_DEPTH <= 200:
+    raise ImproperlyConfigured(f"INPUT_MAX_DEPTH must be from 8 to 200, got {INPUT_MAX_DEPTH}")
 
 # --- REST API -------------------------------------------------------------------------------------
 
@@ -171,8 +189,8 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["core.parsing.BoundedJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "workflows.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"webhook": env_str("WEBHOOK_RATE_LIMIT", "600/minute")},
     "PAGE_SIZE": 50,
@@ -187,10 +205,28 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Every operation documents the errors it can answer with (400, 401, 403, 404, 413, 429, …).
+    # Operation ids and summaries name what follows the API's base path ("workflows_list").
+    "SCHEMA_PATH_PREFIX": "/api/workflow-orchestration/",
+    "LICENSE": {"name": "MIT", "url": "https://opensource.org/licenses/MIT"},
+    "CONTACT": {"name": "Workflow Orchestration maintainers"},
+    # Paths in the document are absolute; the server is whichever serves the document.
+    "SERVERS": [{"url": "/", "description": "This server"}],
+    # One tag per app (config.openapi.AutoSchema tags each operation with its view's app).
+    "TAGS": [
+        {"name": "workflows", "description": "Workflows, executions, triggers and actions."},
+        {"name": "alerts", "description": "Alerts and in-app notifications."},
+        {"name": "versioning", "description": "Articles and their content versions."},
+        {"name": "orchestration", "description": "API orchestrations and their runs."},
+        {"name": "integrations", "description": "Connections to outside platforms."},
+        {"name": "analytics", "description": "Stats, activity and health."},
+    ],
+    # config/openapi.py: the action definitions, the error responses of every operation, and
+    # paths and nullable values written the way strict validators and client generators want.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.actions_document",
         "config.openapi.error_responses_document",
+        "config.openapi.paths_tidy_document",
     ],
     # One name per choice set in the schema (several models have a "status").
     "ENUM_NAME_OVERRIDES": {
@@ -248,22 +284,35 @@ API_AUTH_FAILURE_RATE = rate_check(
 # The database holds the truth; the broker only wakes workers. Messages are acknowledged after the
 # task ran (acks_late) and re-queued when a worker dies mid-task; every task is idempotent.
 
-BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# The embedded default is a broker in one SQLite file (workflows/broker/sqlite.py): whole-message
+# writes, each message taken once, nothing left behind. Redis or RabbitMQ in production.
+BROKER_PATH = DATA_DIR / "broker.sqlite3"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"sqlite:///{BROKER_PATH}")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    BROKER_DIR.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-        "data_folder_in": str(BROKER_DIR),
-        "data_folder_out": str(BROKER_DIR),
-        "control_folder": str(BROKER_DIR / "control"),
-        # The worker looks for new message files this often (kombu's default is once a second).
-        "polling_interval": 0.05,
-    }
-    (BROKER_DIR / "control").mkdir(exist_ok=True)
-else:
-    # Above the hard time limit, so a long task is never delivered twice while it still runs.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL=filesystem:// is no longer supported: kombu's filesystem transport can"
+        " hand a worker a half-written message. Leave CELERY_BROKER_URL unset for the embedded"
+        " broker (SQLite in DATA_DIR), or use redis://."
+    )
+# Above the hard time limit, so a long task is never delivered twice while it still runs (Redis).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Two lanes, both consumed by every worker, taken in turn: control (sweeps, schedule fires, Beat's
+# heartbeat, recovered work) never waits behind the bulk backlog.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "workflows")
+CELERY_TASK_CONTROL_QUEUE = env_str(
+    "CELERY_TASK_CONTROL_QUEUE", f"{CELERY_TASK_DEFAULT_QUEUE}.control"
+)
+CELERY_TASK_QUEUES = [Queue(CELERY_TASK_CONTROL_QUEUE), Queue(CELERY_TASK_DEFAULT_QUEUE)]
+CELERY_TASK_ROUTES = {
+    name: {"queue": CELERY_TASK_CONTROL_QUEUE}
+    for name in (
+        "workflows.sweep",
+        "workflows.fire_schedule",
+        "alerts.sweep",
+        "orchestration.sweep",
+        "analytics.beat_heartbeat",
+    )
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -272,6 +321,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes the database connection before and after every task unless told
+# to reuse it, so each execution paid a new PostgreSQL connection. Reuse it: config/celery.py
+# applies Django's own policy (CONN_MAX_AGE, health checks, errors) before each task instead.
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 1800)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
@@ -284,33 +337,30 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # --- The engine -----------------------------------------------------------------------------------
 
 # A running execution owns a lease; the sweep re-queues executions whose lease expired.
-EXECUTION_LEASE_S = env_float("EXECUTION_LEASE_S", 60.0)
-# How often Beat runs the sweep, and how long a queued execution may wait before it is re-sent.
-EXECUTION_SWEEP_INTERVAL_S = env_float("EXECUTION_SWEEP_INTERVAL_S", 5.0)
-EXECUTION_REQUEUE_AFTER_S = env_float("EXECUTION_REQUEUE_AFTER_S", 30.0)
+EXECUTION_LEASE_S = env_float("EXECUTION_LEASE_S", 60.0, minimum=1, maximum=86400)
+# How often Beat runs the sweeps (executions, alert deliveries, orchestration runs), and how long
+# after its message left the broker an unclaimed item is presumed lost (workflows/dispatch.py).
+EXECUTION_SWEEP_INTERVAL_S = env_float("EXECUTION_SWEEP_INTERVAL_S", 5.0, minimum=0.1, maximum=3600)
+EXECUTION_REQUEUE_AFTER_S = env_float("EXECUTION_REQUEUE_AFTER_S", 30.0, minimum=0, maximum=86400)
 # An execution taken by a worker more often than this is failed instead of looping forever.
-EXECUTION_MAX_DELIVERIES = env_int("EXECUTION_MAX_DELIVERIES", 5)
-EXECUTION_RETENTION_DAYS = env_int("EXECUTION_RETENTION_DAYS", 90)
+EXECUTION_MAX_DELIVERIES = env_int("EXECUTION_MAX_DELIVERIES", 5, minimum=1)
+EXECUTION_RETENTION_DAYS = env_int("EXECUTION_RETENTION_DAYS", 90, minimum=1)
 
-CELERY_BEAT_SCHEDULE = {
-    "workflows-sweep": {"task": "workflows.sweep", "schedule": EXECUTION_SWEEP_INTERVAL_S},
-    "workflows-prune": {"task": "workflows.prune", "schedule": 3600.0},
-}
-STEP_DEFAULT_TIMEOUT_S = env_float("STEP_DEFAULT_TIMEOUT_S", 30.0)
+STEP_DEFAULT_TIMEOUT_S = env_float("STEP_DEFAULT_TIMEOUT_S", 30.0, minimum=0.1, maximum=3600)
 # Action types of this installation beside the built-in ones: "type=dotted.path.Class,…".
 ACTION_TYPES_EXTRA = env_mapping("ACTION_TYPES_EXTRA")
 # Schedule triggers: a fire later than this after its slot (Beat was down) is skipped, unless
 # the latest missed slot should run once when Beat comes back.
-SCHEDULE_MISFIRE_GRACE_S = env_float("SCHEDULE_MISFIRE_GRACE_S", 300.0)
+SCHEDULE_MISFIRE_GRACE_S = env_float("SCHEDULE_MISFIRE_GRACE_S", 300.0, minimum=1)
 SCHEDULE_CATCH_UP_LAST = env_bool("SCHEDULE_CATCH_UP_LAST", False)
 # Webhook triggers: how long a replaced signing secret stays valid, and the signature tolerance.
 WEBHOOK_SECRET_OVERLAP_S = env_int("WEBHOOK_SECRET_OVERLAP_S", 86400)
 WEBHOOK_SIGNATURE_TOLERANCE_S = env_int("WEBHOOK_SIGNATURE_TOLERANCE_S", 300)
 WEBHOOK_SECRET_MIN_CHARS = 16
 # Workflows that trigger workflows (publish → publish-triggered → …) stop at this depth.
-TRIGGER_MAX_DEPTH = env_int("TRIGGER_MAX_DEPTH", 5)
+TRIGGER_MAX_DEPTH = env_int("TRIGGER_MAX_DEPTH", 5, minimum=1, maximum=100)
 # Retry waits up to this long ride on a broker countdown; longer ones are sent by the sweep.
-RETRY_COUNTDOWN_MAX_S = env_float("RETRY_COUNTDOWN_MAX_S", 60.0)
+RETRY_COUNTDOWN_MAX_S = env_float("RETRY_COUNTDOWN_MAX_S", 60.0, minimum=0)
 
 # Templates: limits on what one template may be and produce.
 TEMPLATE_MAX_SOURCE_CHARS = env_int("TEMPLATE_MAX_SOURCE_CHARS", 20_000)
@@ -330,17 +380,16 @@ OUTBOUND_USER_AGENT = "workflow-orchestration/0.1"
 # --- Integrations ---------------------------------------------------------------------------------
 # Connection secrets are encrypted at rest with these Fernet keys: the first encrypts, all decrypt.
 # Rotate: put a new key first, run `manage.py rotate_encryption_keys`, then drop the old key.
-# Unset, the embedded default keeps one generated key in DATA_DIR/encryption.key (mode 0600).
+# Unset, the embedded default keeps one generated key in DATA_DIR/encryption.key (mode 0600),
+# made on first use (integrations/crypto.py).
 
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
-if not FIELD_ENCRYPTION_KEYS:
-    if DJANGO_ENV == "production":
-        raise ImproperlyConfigured(
-            "FIELD_ENCRYPTION_KEYS is required when DJANGO_ENV=production (comma-separated Fernet"
-            " keys; make one with: python -c 'from cryptography.fernet import Fernet;"
-            " print(Fernet.generate_key().decode())')"
-        )
-    FIELD_ENCRYPTION_KEYS = [key_file_load_or_create(DATA_DIR / "encryption.key")]
+if not FIELD_ENCRYPTION_KEYS and DJANGO_ENV == "production":
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEYS is required when DJANGO_ENV=production (comma-separated Fernet"
+        " keys; make one with: python -c 'from cryptography.fernet import Fernet;"
+        " print(Fernet.generate_key().decode())')"
+    )
 
 # A connection's rate_limit ("5/s", "60/m") is shared by every worker: counted in this Redis
 # (by default the broker's, when the broker is Redis), else in the database.
@@ -358,37 +407,25 @@ ARTICLE_URL_TEMPLATE = env_str("ARTICLE_URL_TEMPLATE", "/articles/{slug}/")
 # --- API orchestration ----------------------------------------------------------------------------
 
 # How many calls of one parallel run may be in flight at once (threads per run).
-ORCHESTRATION_POOL_SIZE = env_int("ORCHESTRATION_POOL_SIZE", 8)
-if not 1 <= ORCHESTRATION_POOL_SIZE <= 64:
-    raise ImproperlyConfigured(
-        f"ORCHESTRATION_POOL_SIZE must be from 1 to 64, got {ORCHESTRATION_POOL_SIZE}"
-    )
-# Re-sends runs whose message was lost and fails runs whose worker died.
-CELERY_BEAT_SCHEDULE["orchestration-sweep"] = {"task": "orchestration.sweep", "schedule": 30.0}
+ORCHESTRATION_POOL_SIZE = env_int("ORCHESTRATION_POOL_SIZE", 8, minimum=1, maximum=64)
 
 # --- Alerts ---------------------------------------------------------------------------------------
 
 # execution.slow fires for an execution that took longer than this (an alert may set its own).
 ALERT_SLOW_THRESHOLD_MS = env_int("ALERT_SLOW_THRESHOLD_MS", 300_000)
 # A delivery is tried this many times, waiting BACKOFF_S, then twice as long each time (capped).
-ALERT_DELIVERY_MAX_ATTEMPTS = env_int("ALERT_DELIVERY_MAX_ATTEMPTS", 5)
-ALERT_DELIVERY_BACKOFF_S = env_float("ALERT_DELIVERY_BACKOFF_S", 10.0)
-ALERT_DELIVERY_BACKOFF_MAX_S = env_float("ALERT_DELIVERY_BACKOFF_MAX_S", 600.0)
+ALERT_DELIVERY_MAX_ATTEMPTS = env_int("ALERT_DELIVERY_MAX_ATTEMPTS", 5, minimum=1)
+ALERT_DELIVERY_BACKOFF_S = env_float("ALERT_DELIVERY_BACKOFF_S", 10.0, minimum=0)
+ALERT_DELIVERY_BACKOFF_MAX_S = env_float("ALERT_DELIVERY_BACKOFF_MAX_S", 600.0, minimum=0)
 # A worker sending a delivery holds it this long; after that the sweep may send it again.
-ALERT_DELIVERY_LEASE_S = env_float("ALERT_DELIVERY_LEASE_S", 120.0)
-if ALERT_DELIVERY_MAX_ATTEMPTS < 1:
-    raise ImproperlyConfigured("ALERT_DELIVERY_MAX_ATTEMPTS must be at least 1")
-# Sends deliveries whose wait ended (throttle windows, retries) and those whose message was lost.
-CELERY_BEAT_SCHEDULE["alerts-sweep"] = {"task": "alerts.sweep", "schedule": 10.0}
+ALERT_DELIVERY_LEASE_S = env_float("ALERT_DELIVERY_LEASE_S", 120.0, minimum=1)
 
 # --- Dashboard ------------------------------------------------------------------------------------
 
 # The user widget reloads its numbers this often; live parts of the staff dashboard (the stats
 # header, running executions) this often.
-DASHBOARD_WIDGET_REFRESH_S = env_int("DASHBOARD_WIDGET_REFRESH_S", 30)
-DASHBOARD_LIVE_REFRESH_S = env_int("DASHBOARD_LIVE_REFRESH_S", 3)
-if DASHBOARD_WIDGET_REFRESH_S < 1 or DASHBOARD_LIVE_REFRESH_S < 1:
-    raise ImproperlyConfigured("DASHBOARD_*_REFRESH_S must be at least 1 second")
+DASHBOARD_WIDGET_REFRESH_S = env_int("DASHBOARD_WIDGET_REFRESH_S", 30, minimum=1)
+DASHBOARD_LIVE_REFRESH_S = env_int("DASHBOARD_LIVE_REFRESH_S", 3, minimum=1)
 
 # --- Analytics ------------------------------------------------------------------------------------
 
@@ -399,18 +436,13 @@ ANALYTICS_HEALTH_CACHE_S = env_float("ANALYTICS_HEALTH_CACHE_S", 5.0)
 # Beat stamps a heartbeat this often; the scheduler is unhealthy when the stamp is older than STALE.
 ANALYTICS_BEAT_HEARTBEAT_S = env_float("ANALYTICS_BEAT_HEARTBEAT_S", 10.0)
 ANALYTICS_BEAT_STALE_S = env_float("ANALYTICS_BEAT_STALE_S", 60.0)
-CELERY_BEAT_SCHEDULE["analytics-beat-heartbeat"] = {
-    "task": "analytics.beat_heartbeat",
-    "schedule": ANALYTICS_BEAT_HEARTBEAT_S,
-}
+# Queued work (an execution, or the oldest message of a broker lane) waiting longer than this makes
+# health "degraded": workers are too few or stuck.
+QUEUE_LAG_DEGRADED_S = env_float("QUEUE_LAG_DEGRADED_S", 300.0)
 # Stats read closed hours from rollups that Beat refreshes this often (the last two hours are
 # always read live); a refresh also recomputes what finished up to MARGIN before the previous one.
 ANALYTICS_ROLLUP_INTERVAL_S = env_float("ANALYTICS_ROLLUP_INTERVAL_S", 60.0)
 ANALYTICS_ROLLUP_MARGIN_S = env_float("ANALYTICS_ROLLUP_MARGIN_S", 300.0)
-CELERY_BEAT_SCHEDULE["analytics-rollup-refresh"] = {
-    "task": "analytics.rollup_refresh",
-    "schedule": ANALYTICS_ROLLUP_INTERVAL_S,
-}
 
 # --- Email ----------------------------------------------------------------------------------------
 # The email alert channel uses these when it has no smtp connection. EMAIL_URL sets them all at
@@ -465,6 +497,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # urllib3 logs each request line at DEBUG, query string included: an outbound URL's query
+    # values (API keys) must never reach a log line, whatever LOG_LEVEL says.
+    "loggers": {"urllib3": {"level": "INFO"}},
 }
 
 # --- Metrics --------------------------------------------------------------------------------------
@@ -479,3 +514,24 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
 METRICS_WINDOW_S = env_int("METRICS_WINDOW_S", 86400)
 if METRICS_WINDOW_S < 60:
     raise ImproperlyConfigured(f"METRICS_WINDOW_S must be at least 60, got {METRICS_WINDOW_S}")
+
+# --- Celery Beat ----------------------------------------------------------------------------------
+# Every periodic task of the system, in one place (schedule triggers are added per workflow by
+# django-celery-beat's database scheduler). Sweeps and the heartbeat ride the control lane.
+
+CELERY_BEAT_SCHEDULE = {
+    "workflows-sweep": {"task": "workflows.sweep", "schedule": EXECUTION_SWEEP_INTERVAL_S},
+    # Sends deliveries whose wait ended (throttle windows, retries) or whose message was lost.
+    "alerts-sweep": {"task": "alerts.sweep", "schedule": EXECUTION_SWEEP_INTERVAL_S},
+    # Re-sends runs whose message was lost and fails runs whose worker died.
+    "orchestration-sweep": {"task": "orchestration.sweep", "schedule": EXECUTION_SWEEP_INTERVAL_S},
+    "workflows-prune": {"task": "workflows.prune", "schedule": 3600.0},
+    "analytics-beat-heartbeat": {
+        "task": "analytics.beat_heartbeat",
+        "schedule": ANALYTICS_BEAT_HEARTBEAT_S,
+    },
+    "analytics-rollup-refresh": {
+        "task": "analytics.rollup_refresh",
+        "schedule": ANALYTICS_ROLLUP_INTERVAL_S,
+    },
+}

@@ -15,6 +15,8 @@ urlpatterns = [
     re_path(r"^metrics/?$", metrics_view, name="metrics"),
 ]
 
-# No route matched, or a view crashed: JSON under /api/ (config/errors.py).
+# No route matched, the request could not be read, or a view crashed: JSON under /api/
+# (config/errors.py).
+handler400 = "config.errors.bad_request"
 handler404 = "config.errors.not_found"
 handler500 = "config.errors.server_error"

@@ -4,17 +4,23 @@ every problem beside the field it concerns."""
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from rest_framework import serializers
 
+from alerts.api import AlertSerializer
+from alerts.channel_registry import CHANNELS
+from alerts.models import AlertEvent, AlertType, AutomationAlert, Severity
+from core.parsing import BoundedJSONDecoder, json_loads
 from integrations.platforms.registry import PLATFORMS
 from integrations.services import connection_validate
 from workflows.api.serializers import WorkflowSerializer
 from workflows.models import AutomationWorkflow, WorkflowType
 
 PATH_SEPARATOR = " › "
+_THROTTLE_HELP = "Events within this many seconds are folded into one message; 0: none."
+_SLOW_HELP = "For execution.slow; empty: the site's ALERT_SLOW_THRESHOLD_MS."
 
 
 def error_lines(detail: Any, path: Sequence[str] = ()) -> list[str]:
@@ -40,13 +46,16 @@ class PrettyJSONField(forms.JSONField):
 
     widget = forms.Textarea
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(decoder=BoundedJSONDecoder, **kwargs)
+
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, forms.fields.InvalidJSONInput):
             return value
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def _errors_add(form: forms.Form, detail: Any) -> None:
+def errors_beside_fields(form: forms.Form, detail: Any) -> None:
     """Put a ValidationError's detail beside the fields it names (others above the form). A
     dotted key (``credentials.token``) goes beside its first part."""
     if not isinstance(detail, dict):
@@ -62,7 +71,9 @@ class WorkflowForm(forms.Form):
     """Create or edit a workflow. ``validated_data`` is what the workflow services take."""
 
     name = forms.CharField(max_length=200)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(
+        required=False, strip=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     workflow_type = forms.ChoiceField(choices=WorkflowType.choices, initial=WorkflowType.CUSTOM)
     trigger = PrettyJSONField(
         required=False,
@@ -102,6 +113,8 @@ class WorkflowForm(forms.Form):
     def __init__(self, *args: Any, instance: AutomationWorkflow | None = None, **kwargs: Any):
         self.instance = instance
         self.validated_data: dict[str, Any] = {}
+        # The serializer's errors as it gave them, for the editor to place beside its fields.
+        self.definition_errors: dict[str, Any] = {}
         if instance is not None:
             kwargs.setdefault(
                 "initial",
@@ -126,7 +139,8 @@ class WorkflowForm(forms.Form):
         if serializer.is_valid():
             self.validated_data = dict(serializer.validated_data)
         else:
-            _errors_add(self, serializer.errors)
+            self.definition_errors = dict(serializer.errors)
+            errors_beside_fields(self, serializer.errors)
         return cleaned
 
 
@@ -163,6 +177,12 @@ class DryRunForm(PayloadForm):
     )
 
 
+class RunAgainForm(PayloadForm):
+    """An execution's trigger payload, edited, for a new manual run of the same workflow."""
+
+    prefix = "again"
+
+
 class DecisionForm(forms.Form):
     """The comment that goes with approving or rejecting a waiting execution."""
 
@@ -190,7 +210,7 @@ class OrchestrationRunForm(forms.Form):
 
 def _json_object(raw: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
+        value = json_loads(raw)
     except ValueError:
         raise forms.ValidationError("Must be a JSON object.") from None
     if not isinstance(value, dict):
@@ -246,7 +266,7 @@ class ConnectionForm(forms.Form):
                 config=cleaned["config"],
             )
         except serializers.ValidationError as exc:
-            _errors_add(self, exc.detail)
+            errors_beside_fields(self, exc.detail)
         return cleaned
 
 
@@ -287,4 +307,87 @@ class RestoreForm(forms.Form):
 
     def errors_add(self, detail: Any) -> None:
         """Show why the service refused the restore (a definition no longer valid)."""
-        _errors_add(self, detail)
+        errors_beside_fields(self, detail)
+
+
+class AlertForm(forms.Form):
+    """Create or edit an alert rule, checked by the API's serializer (the channel's own rules
+    for connection and recipients included). ``validated_data`` is what the alert services
+    take."""
+
+    name = forms.CharField(max_length=200)
+    workflow = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, help_text="Empty: every workflow."
+    )
+    alert_type = forms.ChoiceField(choices=AlertType.choices, initial=AlertType.FAILURE)
+    events = forms.MultipleChoiceField(
+        choices=AlertEvent.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: the usual events of the alert type.",
+    )
+    channel = forms.ChoiceField(choices=[(name, name) for name in CHANNELS])
+    connection = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        help_text="For slack, telegram, webhook, email and apprise: where the message goes.",
+    )
+    recipients = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One a line: email addresses (email) or usernames (in-app; none: all staff).",
+    )
+    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.INFO)
+    throttle_s = forms.IntegerField(
+        min_value=0, initial=0, label="Throttle (seconds)", help_text=_THROTTLE_HELP
+    )
+    slow_threshold_ms = forms.IntegerField(
+        required=False, min_value=1, label="Slow above (ms)", help_text=_SLOW_HELP
+    )
+    is_active = forms.BooleanField(required=False, initial=True, label="Active")
+
+    def __init__(
+        self,
+        *args: Any,
+        instance: AutomationAlert | None = None,
+        workflows: Sequence[tuple[int, str]] = (),
+        connections: Sequence[tuple[int, str, str]] = (),
+        **kwargs: Any,
+    ) -> None:
+        self.instance = instance
+        self.validated_data: dict[str, Any] = {}
+        if instance is not None:
+            initial = {name: getattr(instance, name) for name in self.base_fields}
+            initial.update(
+                workflow=instance.workflow_id,
+                connection=instance.connection_id,
+                recipients="\n".join(instance.recipients),
+            )
+            kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["workflow"]).choices = [
+            ("", "All workflows"),
+            *workflows,
+        ]
+        cast(forms.ChoiceField, self.fields["connection"]).choices = [
+            ("", "None"),
+            *((pk, f"{name} ({platform})") for pk, name, platform in connections),
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        data = {
+            **cleaned,
+            "recipients": [
+                line.strip() for line in cleaned["recipients"].splitlines() if line.strip()
+            ],
+        }
+        serializer = AlertSerializer(instance=self.instance, data=data)
+        if serializer.is_valid():
+            self.validated_data = dict(serializer.validated_data)
+        else:
+            errors_beside_fields(self, serializer.errors)
+        return cleaned

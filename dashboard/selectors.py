@@ -2,11 +2,11 @@
 number of queries whatever the number of rows: lists join what they show (no query per row) and
 leave unloaded what they do not (definitions, snapshots, secrets)."""
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from django.db.models import F, QuerySet
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404
 
 from alerts.models import AlertDelivery, AutomationAlert, Notification
@@ -17,8 +17,13 @@ from orchestration.models import APIOrchestration, OrchestrationRun
 from orchestration.selectors import orchestration_list, orchestration_run_detail_list
 from versioning.models import Article, ContentVersion
 from versioning.selectors import article_list, version_history
-from workflows.api.views import ExecutionFilter
-from workflows.models import AutomationExecution, AutomationWorkflow, WorkflowRevision
+from workflows.api.filters import ExecutionFilter
+from workflows.models import (
+    AutomationExecution,
+    AutomationExecutionStep,
+    AutomationWorkflow,
+    WorkflowRevision,
+)
 from workflows.revisions import workflow_revision_get, workflow_revision_list
 from workflows.selectors import execution_detail_list, execution_list, workflow_list
 
@@ -176,3 +181,39 @@ def runs_of(*, orchestration: APIOrchestration) -> list[OrchestrationRun]:
         .filter(orchestration=orchestration)
         .order_by("-id")[:RECENT_RUNS]
     )
+
+
+def connection_choices() -> list[tuple[int, str, str]]:
+    """(id, name, platform) of every active connection, by name, for the step editor's pickers."""
+    rows = connection_list().filter(is_active=True).order_by("name", "pk")
+    return list(rows.values_list("pk", "name", "platform"))
+
+
+def executions_sample(*, workflow_id: int | None) -> list[AutomationExecution]:
+    """The workflow's latest executions, newest first, with their payloads and contexts (what
+    the step editor lists as variables and renders previews with); none for a new workflow."""
+    if workflow_id is None:
+        return []
+    rows = AutomationExecution.objects.filter(workflow_id=workflow_id).order_by("-id")
+    return list(
+        rows.only("id", "workflow_id", "attempt", "trigger_payload", "context")[:RECENT_EXECUTIONS]
+    )
+
+
+def step_statuses(*, execution_id: int) -> dict[str, str]:
+    """Each step's status in the execution, by step id (one query)."""
+    rows = AutomationExecutionStep.objects.filter(execution_id=execution_id)
+    return dict(rows.values_list("step_id", "status"))
+
+
+def executions_matching(*, query: str, limit: int) -> tuple[list[int], int]:
+    """The ids of the newest ``limit`` executions the list's filter (a query string) keeps, and
+    how many it keeps in all (two queries)."""
+    _filtered, rows = executions_page(params=QueryDict(query))
+    return list(rows.values_list("pk", flat=True)[:limit]), rows.count()
+
+
+def executions_in_states(*, execution_ids: list[int], statuses: Collection[str]) -> int:
+    """How many of the executions are in one of ``statuses``."""
+    rows = AutomationExecution.objects.filter(pk__in=execution_ids, status__in=statuses)
+    return rows.count()

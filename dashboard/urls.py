@@ -5,7 +5,10 @@ from django.urls import path
 
 from dashboard.views import (
     alerts,
+    bulk,
+    editor,
     executions,
+    orchestration_edit,
     orchestrations,
     overview,
     revisions,
@@ -23,9 +26,12 @@ urlpatterns = [
     path("widget/panel/", overview.widget_panel, name="widget-panel"),
     # Workflows (the first tab is the dashboard's home)
     path("", workflows.workflow_list, name="workflows"),
-    path("workflows/new/", workflows.workflow_new, name="workflow-create"),
+    path("workflows/new/", editor.workflow_new, name="workflow-create"),
+    path("workflows/catalogue/", editor.action_catalogue, name="action-catalogue"),
+    path("workflows/cron/", editor.cron_preview, name="cron-preview"),
+    path("workflows/preview/", editor.template_preview, name="template-preview"),
     path("workflows/<int:workflow_id>/", workflows.workflow_detail, name="workflow-detail"),
-    path("workflows/<int:workflow_id>/edit/", workflows.workflow_edit, name="workflow-edit"),
+    path("workflows/<int:workflow_id>/edit/", editor.workflow_edit, name="workflow-edit"),
     path("workflows/<int:workflow_id>/run/", workflows.workflow_run, name="workflow-run"),
     path(
         "workflows/<int:workflow_id>/activate/",
@@ -55,6 +61,8 @@ urlpatterns = [
     # Executions
     path("executions/", executions.execution_list, name="executions"),
     path("executions/rows/", executions.execution_rows, name="execution-rows"),
+    path("executions/bulk/", bulk.execution_bulk_confirm, name="execution-bulk"),
+    path("executions/bulk/apply/", bulk.execution_bulk_apply, name="execution-bulk-apply"),
     path("executions/<int:execution_id>/", executions.execution_detail, name="execution-detail"),
     path("executions/<int:execution_id>/live/", executions.execution_live, name="execution-live"),
     path(
@@ -68,6 +76,11 @@ urlpatterns = [
         name="execution-cancel",
     ),
     path(
+        "executions/<int:execution_id>/run-again/",
+        executions.execution_run_again,
+        name="execution-run-again",
+    ),
+    path(
         "executions/<int:execution_id>/approve/",
         executions.execution_approve_view,
         name="execution-approve",
@@ -79,13 +92,16 @@ urlpatterns = [
     ),
     # Alerts, notifications and connections
     path("alerts/", alerts.alert_overview, name="alerts"),
+    path("alerts/new/", alerts.alert_new, name="alert-create"),
     path("alerts/<int:alert_id>/", alerts.alert_detail, name="alert-detail"),
+    path("alerts/<int:alert_id>/edit/", alerts.alert_edit, name="alert-edit"),
     path("alerts/<int:alert_id>/test/", alerts.alert_test_view, name="alert-test"),
     path(
         "notifications/<int:notification_id>/read/",
         alerts.notification_read,
         name="notification-read",
     ),
+    path("notifications/read-all/", alerts.notifications_read_all, name="notifications-read-all"),
     path("connections/new/", alerts.connection_new, name="connection-create"),
     path(
         "connections/<int:connection_id>/verify/",
@@ -102,6 +118,16 @@ urlpatterns = [
     ),
     # API orchestration
     path("orchestrations/", orchestrations.orchestration_list, name="orchestrations"),
+    path(
+        "orchestrations/new/",
+        orchestration_edit.orchestration_new,
+        name="orchestration-create",
+    ),
+    path(
+        "orchestrations/<int:orchestration_id>/edit/",
+        orchestration_edit.orchestration_edit,
+        name="orchestration-edit",
+    ),
     path(
         "orchestrations/<int:orchestration_id>/",
         orchestrations.orchestration_detail,

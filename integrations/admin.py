@@ -1,7 +1,6 @@
 """Connections in the admin. Secrets are write-only here too: the form has empty password inputs
 for new values and never renders the stored ones; the page shows only which keys are set."""
 
-import json
 from typing import Any
 
 from django import forms
@@ -10,6 +9,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework.exceptions import ValidationError
 
+from core.admin import ReadOnlyAdminMixin
+from core.parsing import json_loads
 from integrations.models import ConnectionRateWindow, IntegrationConnection
 from integrations.services import (
     connection_create,
@@ -49,7 +50,7 @@ class ConnectionForm(forms.ModelForm):
         if not raw:
             return None
         try:
-            value = json.loads(raw)
+            value = json_loads(raw)
         except ValueError:
             raise forms.ValidationError("Must be a JSON object.") from None
         if not isinstance(value, dict):
@@ -133,18 +134,12 @@ class IntegrationConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConnectionRateWindow)
-class ConnectionRateWindowAdmin(admin.ModelAdmin):
+class ConnectionRateWindowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The rate limiter's bookkeeping, read-only: which connection is throttled until when."""
 
     list_display = ["connection", "blocked_until"]
     list_select_related = ["connection"]
     search_fields = ["connection__name"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[tuple[str, str]]:

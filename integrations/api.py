@@ -12,6 +12,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.strict import StrictSerializer, no_parameters_check
 from integrations import selectors
 from integrations.crypto import DecryptionError
 from integrations.models import IntegrationConnection
@@ -35,7 +36,7 @@ class SecretsUnreadable(APIException):
     default_code = "secrets_unreadable"
 
 
-class ConnectionInputSerializer(serializers.Serializer):
+class ConnectionInputSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     platform = serializers.ChoiceField(choices=list(PLATFORMS))
     connection_type = serializers.CharField(max_length=64, required=False, allow_blank=True)
@@ -124,6 +125,8 @@ class ConnectionViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: VerifyResultSerializer})
     @action(detail=True, methods=["post"])
     def verify(self, request: Request, pk: str | None = None) -> Response:
+        """Verify a connection with the smallest real call its platform has."""
+        no_parameters_check(request)
         outcome = connection_verify(connection=self.get_object())
         return Response(VerifyResultSerializer(outcome).data)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
+from integrations.keyfile import key_file_load_or_create
 from integrations.redaction import secrets_register
 
 
@@ -28,14 +30,27 @@ class DecryptionError(Exception):
         )
 
 
+def configured_keys() -> tuple[str, ...]:
+    """FIELD_ENCRYPTION_KEYS; unset (the embedded default only: production refuses to start
+    without them), the one key kept in DATA_DIR/encryption.key, made on first use."""
+    if settings.FIELD_ENCRYPTION_KEYS:
+        return tuple(settings.FIELD_ENCRYPTION_KEYS)
+    return (_key_file(Path(settings.DATA_DIR) / "encryption.key"),)
+
+
+@cache
+def _key_file(path: Path) -> str:
+    return key_file_load_or_create(path)
+
+
 def fernet() -> MultiFernet:
     """The MultiFernet for the keys configured now (re-read, so settings overrides apply)."""
-    return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS))
+    return _fernet(configured_keys())
 
 
 def primary_fernet() -> Fernet:
     """The key new values are encrypted with."""
-    return _keys(tuple(settings.FIELD_ENCRYPTION_KEYS))[0]
+    return _keys(configured_keys())[0]
 
 
 def encrypt_text(plain: str) -> str:

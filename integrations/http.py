@@ -14,8 +14,11 @@ import json as jsonlib
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any, NamedTuple
@@ -90,6 +93,21 @@ class OutboundResponse:
     def json(self) -> Any:
         """The body parsed as JSON; raises ValueError when it is not JSON."""
         return jsonlib.loads(self.content)
+
+
+def response_body(response: OutboundResponse) -> Any:
+    """The JSON body when there is one, else the text."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def status_retryable(status_code: int) -> bool:
+    """Whether an HTTP status says "try again later": 429 and every 5xx."""
+    return status_code == 429 or status_code >= 500
 
 
 @dataclass(frozen=True)
@@ -207,6 +225,99 @@ def check_host(host: str, port: int, *, resolver: Resolver | None = None) -> lis
     rules as check_url; connect to one of them, not to the name. Raises as check_url does."""
     target = _Target("tcp", _ascii_host(host.strip().strip("[]").lower()), port, "", "", None)
     return _vet(target, resolver or _getaddrinfo)
+
+
+@dataclass
+class ConnectGuard:
+    """What sockets_guarded vets against: the names the library resolved inside the block (by
+    address), and the refusals it made (a library may swallow the exception and report only that
+    it failed)."""
+
+    host: str
+    resolved: dict[str, str] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def sockets_guarded(host: str) -> Iterator[ConnectGuard]:
+    """Vet every TCP connection opened inside this block at connect time, by the rules of
+    check_url: for code that does its own network I/O (Apprise, and the libraries under it).
+
+    The address checked is the one the socket is actually connecting to, after whatever
+    resolution the library did, so DNS rebinding and a second lookup cannot swap it. As for
+    http_request, an address is allowed when it is public, when an IP or CIDR entry of
+    OUTBOUND_ALLOWED_HOSTS holds it, or when it came from resolving a host name the list names
+    (the name the library looked up, not ``host``, which only labels messages: a mailto:// URL
+    names one host and sends through another). A refused connect raises OutboundRefused inside the
+    library and is kept in the guard's ``refused``. The guard follows the context: threads
+    started with a copy of it (Apprise's worker pool) are guarded too; other threads are not.
+    """
+    _connect_hook_install()
+    guard = ConnectGuard(_ascii_host(host.strip().strip("[]").lower()) if host else "")
+    token = _connect_guard.set(guard)
+    try:
+        yield guard
+    finally:
+        _connect_guard.reset(token)
+
+
+_connect_guard: ContextVar[ConnectGuard | None] = ContextVar("outbound_guard", default=None)
+_connect_hook_lock = threading.Lock()
+
+
+def _connect_vetted(sock: socket.socket, address: Any) -> None:
+    guard = _connect_guard.get()
+    if guard is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    names, networks = _allow_list()
+    ip = str(address[0]).split("%")[0]  # an IPv6 scope id is not part of the address
+    name = guard.resolved.get(ip, "")
+    if name and name in names:
+        return
+    try:
+        _check_address(name or ip, ip, networks)
+    except OutboundRefused as exc:
+        guard.refused.append(exc.message)
+        raise
+
+
+def _connect_hook_install() -> None:
+    """Wrap socket.socket.connect and socket.getaddrinfo once per process; the wrappers only act
+    inside sockets_guarded (a context variable), so other code pays one lookup per call."""
+    with _connect_hook_lock:
+        if not getattr(socket.getaddrinfo, "_outbound_guard", False):
+            socket.getaddrinfo = _getaddrinfo_recorded(socket.getaddrinfo)
+        if getattr(socket.socket.connect, "_outbound_guard", False):
+            return
+        original_connect, original_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+        def connect(self: socket.socket, address: Any) -> None:
+            _connect_vetted(self, address)
+            return original_connect(self, address)
+
+        def connect_ex(self: socket.socket, address: Any) -> int:
+            _connect_vetted(self, address)
+            return original_connect_ex(self, address)
+
+        connect._outbound_guard = True  # type: ignore[attr-defined]
+        socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
+
+
+def _getaddrinfo_recorded(original: Callable[..., Any]) -> Callable[..., Any]:
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        infos = original(host, port, *args, **kwargs)
+        guard = _connect_guard.get()
+        if guard is not None and isinstance(host, str | bytes):
+            name = (host.decode() if isinstance(host, bytes) else host).strip("[]").lower()
+            if _as_ip(name) is not None:
+                return infos  # an address, not a name: nothing to learn
+            for info in infos:
+                guard.resolved.setdefault(str(info[4][0]), name)
+        return infos
+
+    getaddrinfo._outbound_guard = True  # type: ignore[attr-defined]
+    return getaddrinfo
 
 
 def _perform(hop: _Hop, call: _Call) -> OutboundResponse | _Redirect:

@@ -1,7 +1,8 @@
 """The embedded default's encryption key: one Fernet key kept in a file under ``DATA_DIR``.
 
-Imported by settings, so it uses nothing of Django but its exception. Every process of one install
-(web, workers, Beat) reads the same file; the first to start creates it.
+Read when FIELD_ENCRYPTION_KEYS is unset (integrations/crypto.py), on first use, never at import.
+Every process of one install (web, workers, Beat) reads the same file; the first to need it
+creates it.
 """
 
 import base64

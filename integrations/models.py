@@ -5,6 +5,7 @@ from django.db import models
 
 from integrations.crypto import EncryptedJSONField, EncryptedTextField
 from integrations.platforms.registry import platform_choices
+from integrations.ratelimits.models import ConnectionRateWindow as ConnectionRateWindow
 
 
 class IntegrationConnection(models.Model):
@@ -35,19 +36,3 @@ class IntegrationConnection(models.Model):
         """``config.api_base_url`` without a trailing slash, or ``default`` when unset."""
         base = (self.config or {}).get("api_base_url") or default
         return str(base).rstrip("/")
-
-
-class ConnectionRateWindow(models.Model):
-    """The database's count of a rate-limited connection's recent requests (when there is no
-    Redis): the row is locked while a request takes its slot."""
-
-    connection = models.OneToOneField(
-        IntegrationConnection, on_delete=models.CASCADE, primary_key=True, related_name="+"
-    )
-    # Unix times of the requests granted within the longest window, oldest first.
-    grants = models.JSONField(default=list, blank=True)
-    # No request before this Unix time: the platform answered 429 with a Retry-After.
-    blocked_until = models.FloatField(default=0.0)
-
-    def __str__(self) -> str:
-        return f"Rate window of connection {self.connection_id}"

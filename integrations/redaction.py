@@ -49,6 +49,27 @@ def redact(value: Any, secrets: Iterable[str]) -> Any:
     return _redact(value, needles)
 
 
+def url_redacted(url: str) -> str:
+    """``url`` as errors and logs may show it: no userinfo, every query value replaced by
+    "[redacted]" (the names stay, to say which parameters were sent), no fragment.
+
+    A query string is where APIs take keys (``?api_key=``, ``?token=``), and userinfo is a
+    password; neither may reach a step error that plain users read, or a log line.
+    """
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "[malformed URL]"
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    names = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    query = "&".join(f"{quote(name, safe='')}={REDACTED}" for name in names)
+    shown = f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else parts.path
+    return f"{shown}?{query}" if query else shown
+
+
 def secrets_register(values: Iterable[str]) -> None:
     """Add secret values to the process-wide set that log records are redacted against."""
     fresh = {value for value in values if isinstance(value, str) and len(value) >= SECRET_MIN_CHARS}

@@ -8,11 +8,14 @@ signs the body alone.
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable
 
 SIGNATURE_HEADER = "X-Signature"
 GITHUB_SIGNATURE_HEADER = "X-Hub-Signature-256"
 DEFAULT_TOLERANCE_S = 300
+_TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
 
 
 def signature_header(secret: str, body: bytes, timestamp: int) -> str:
@@ -41,9 +44,10 @@ def signature_verify(
 
 
 def github_signature_verify(header: str, body: bytes, secrets: Iterable[str]) -> bool:
-    """True when ``header`` is ``sha256=<hex>`` of ``body`` under any of ``secrets``."""
+    """True when ``header`` is ``sha256=<hex>`` of ``body`` under any of ``secrets``. Never
+    raises: a malformed header (non-ASCII, not hex) is simply not a match."""
     scheme, _, given = (header or "").strip().partition("=")
-    if scheme != "sha256" or not given:
+    if scheme != "sha256" or not _HEX_DIGEST.fullmatch(given):
         return False
     matches = [
         hmac.compare_digest(_digest(secret, body), given.lower()) for secret in secrets if secret
@@ -56,12 +60,15 @@ def _digest(secret: str, message: bytes) -> str:
 
 
 def _parse(header: str) -> tuple[int | None, list[str]]:
+    """The timestamp and the ``v1`` signatures of an ``X-Signature`` value. Only ASCII digits
+    make a timestamp and only hex digests a signature: ``str.isdigit`` takes "¹" and
+    ``compare_digest`` raises on non-ASCII text, so anything else is ignored here."""
     timestamp: int | None = None
     signatures: list[str] = []
     for part in (header or "").split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and _TIMESTAMP.fullmatch(value):
             timestamp = int(value)
-        elif name == "v1" and value:
+        elif name == "v1" and _HEX_DIGEST.fullmatch(value):
             signatures.append(value.lower())
     return timestamp, signatures

@@ -2,8 +2,6 @@
 
 from typing import Any
 
-from rest_framework import serializers
-
 from orchestration.models import APIOrchestration, RunStatus
 from orchestration.services import (
     OrchestrationInactive,
@@ -13,20 +11,43 @@ from orchestration.services import (
 from workflows.actions.base import Action, ActionError, StepRun
 
 
-class OrchestrateParams(serializers.Serializer):
-    orchestration = serializers.IntegerField(min_value=1)
-    input = serializers.JSONField(required=False, default=dict)
-
-    def validate_orchestration(self, orchestration_id: int) -> int:
-        if not APIOrchestration.objects.filter(pk=orchestration_id).exists():
-            raise serializers.ValidationError(f"Orchestration {orchestration_id} does not exist.")
-        return orchestration_id
-
-
 class OrchestrateAction(Action):
     type = "orchestrate"
     label = "Run an API orchestration"
-    params_serializer = OrchestrateParams
+    group = "data"
+    description = (
+        "Runs an API orchestration inside the step; its result and per-call outcomes become "
+        "the step's output. A failed run fails the step (retryable when a call failed in a "
+        "way a later attempt may not)."
+    )
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["orchestration"],
+        "properties": {
+            "orchestration": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The APIOrchestration to run (id).",
+            },
+            "input": {
+                "default": {},
+                "description": "The run's input (any JSON; strings may be templates): calls "
+                "see it as input.",
+            },
+        },
+    }
+    example = {
+        "id": "enrich",
+        "type": "orchestrate",
+        "params": {"orchestration": 1, "input": {"slug": "{{ article.slug }}"}},
+    }
+
+    def params_check(self, params: dict[str, Any], *, rendered: bool) -> dict[str, Any]:
+        orchestration_id = params["orchestration"]
+        if not APIOrchestration.objects.filter(pk=orchestration_id).exists():
+            return {"orchestration": [f"Orchestration {orchestration_id} does not exist."]}
+        return {}
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
         """Run the orchestration here, in the step; a failed run fails the step, retryable only

@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from rest_framework import serializers
 
+from core.admin import ReadOnlyAdminMixin
 from orchestration.models import APIOrchestration, OrchestrationRun
 from orchestration.services import OrchestrationInactive, orchestration_run_create
 from orchestration.validation import orchestration_validate
@@ -112,7 +113,7 @@ class APIOrchestrationAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrchestrationRun)
-class OrchestrationRunAdmin(admin.ModelAdmin):
+class OrchestrationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "orchestration", "status", "duration_ms", "created_at", "completed_at"]
     list_filter = ["status", "orchestration"]
     list_select_related = ["orchestration"]
@@ -132,12 +133,6 @@ class OrchestrationRunAdmin(admin.ModelAdmin):
         "duration_ms",
         "definition",
     )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Calls")
     def call_results(self, run: OrchestrationRun) -> SafeString:

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from core.strict import StrictFieldsMixin
 from orchestration import selectors
 from orchestration.models import APIOrchestration, OrchestrationRun, RunStatus
 from orchestration.patterns import PATTERN_CHOICES
@@ -28,7 +29,7 @@ from workflows.selectors import success_rate
 MAX_WAIT_S = 60.0
 
 
-class OrchestrationSerializer(serializers.ModelSerializer[APIOrchestration]):
+class OrchestrationSerializer(StrictFieldsMixin, serializers.ModelSerializer[APIOrchestration]):
     type = serializers.ChoiceField(choices=PATTERN_CHOICES, default="sequential")
     api_calls = serializers.JSONField(required=False)
     dependencies = serializers.JSONField(required=False)
@@ -177,6 +178,7 @@ class OrchestrationViewSet(viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def execute(self, request: Request, pk: str | None = None) -> Response:
+        """Run an orchestration."""
         orchestration = self.get_object()
         wait_s = wait_from(request)
         body = ExecuteSerializer(data=request.data if request.data is not None else {})
@@ -198,6 +200,7 @@ class OrchestrationViewSet(viewsets.ModelViewSet):
     @extend_schema(responses=OrchestrationRunSerializer(many=True))
     @action(detail=True, methods=["get"])
     def runs(self, request: Request, pk: str | None = None) -> Response:
+        """List an orchestration's runs."""
         queryset = selectors.orchestration_run_list().filter(orchestration=self.get_object())
         page = self.paginate_queryset(queryset)
         data = OrchestrationRunSerializer(page, many=True).data

@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.models import IntegrationConnection
@@ -31,6 +30,7 @@ from orchestration.patterns import pattern_get
 from orchestration.patterns.base import Plan, RunState
 from orchestration.patterns.calls import FAILED, Access, CallError
 from orchestration.patterns.scheduler import plan_run
+from workflows.dispatch import Dispatcher, dispatch_mark
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +79,11 @@ def orchestration_delete(*, orchestration: APIOrchestration) -> None:
     orchestration.delete()
 
 
-def _send(run_id: int) -> None:
-    try:
-        current_app.send_task(RUN_TASK, args=[run_id])
-    except Exception:
-        # The broker is unreachable: the run stays queued and the sweep sends it again.
-        logger.warning("could not send orchestration run %s to the broker", run_id, exc_info=True)
+def _lost(now: datetime) -> Q:
+    return Q(status=RunStatus.QUEUED)
+
+
+RUNS = Dispatcher(task=RUN_TASK, model=OrchestrationRun, lost=_lost, lock_key=0x5717EEB)
 
 
 def orchestration_run_create(
@@ -97,15 +96,16 @@ def orchestration_run_create(
     """
     if not orchestration.is_active:
         raise OrchestrationInactive(f"Orchestration {orchestration.pk} is inactive.")
+    marked = dispatch_mark(timezone.now())
     with transaction.atomic():
         run = OrchestrationRun.objects.create(
             orchestration=orchestration,
             input=input if input is not None else {},
             definition={key: getattr(orchestration, key) for key in DEFINITION_FIELDS},
-            dispatched_at=timezone.now() if dispatch else None,
+            dispatched_at=marked if dispatch else None,
         )
         if dispatch:
-            transaction.on_commit(lambda: _send(run.pk))
+            RUNS.send(run.pk, marked=marked)
     return run
 
 
@@ -233,26 +233,12 @@ def _counters_update(orchestration_id: int, *, succeeded: bool, ms: int, now: da
 
 
 def orchestration_run_sweep(*, now: datetime | None = None) -> int:
-    """Re-send runs whose message was lost; fail runs whose worker died. Returns how many moved.
-
-    Rows are locked with SKIP LOCKED, so two sweeps at once never move the same run twice.
-    """
+    """Re-send runs whose message was lost (workflows/dispatch.py says which count as lost);
+    fail runs whose worker died. Returns how many moved."""
     now = now or timezone.now()
     with transaction.atomic():
-        return _lost_runs_resend(now) + _dead_runs_fail(now)
-
-
-def _lost_runs_resend(now: datetime) -> int:
-    resend_before = now - timedelta(seconds=settings.EXECUTION_REQUEUE_AFTER_S)
-    lost = list(
-        OrchestrationRun.objects.select_for_update(skip_locked=True)
-        .filter(status=RunStatus.QUEUED, dispatched_at__lt=resend_before)
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    OrchestrationRun.objects.filter(pk__in=lost).update(dispatched_at=now)
-    for run_id in lost:
-        transaction.on_commit(partial(_send, run_id))
-    return len(lost)
+        failed = _dead_runs_fail(now)
+    return RUNS.sweep(now=now) + failed
 
 
 def _dead_runs_fail(now: datetime) -> int:

@@ -8,8 +8,6 @@ A call without a usable id is keyed by its position, ``"#2"``.
 import re
 from typing import Any
 
-import jmespath
-from jmespath.exceptions import JMESPathError
 from rest_framework import serializers
 
 from integrations.selectors import connection_list
@@ -18,6 +16,7 @@ from orchestration.patterns.graph import cycle_find
 from orchestration.patterns.retry import BACKOFFS, MAX_ATTEMPTS, MAX_DELAY_S, TIMEOUT
 from workflows.actions.api_call import METHODS
 from workflows.actions.base import Templated
+from workflows.extract import extract_errors
 from workflows.templating import TemplateError, condition_check, params_check
 
 MAX_CALLS = 100
@@ -64,11 +63,9 @@ class CallSerializer(serializers.Serializer):
         return condition
 
     def validate_extract(self, extract: dict[str, str]) -> dict[str, str]:
-        for name, expression in extract.items():
-            try:
-                jmespath.compile(expression)
-            except JMESPathError as exc:
-                raise serializers.ValidationError(f"{name}: invalid JMESPath: {exc}") from None
+        errors = extract_errors(extract)
+        if errors:
+            raise serializers.ValidationError(errors)
         return extract
 
 

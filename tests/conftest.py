@@ -10,15 +10,26 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
+from workflows.broker import bulk_lane, control_lane
 from workflows.services.tokens import api_token_create
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def empty_broker_lanes() -> None:
+    """Each test starts with empty broker lanes: what the sweep re-sends depends on what still
+    waits in the broker, and a message another test left there must not decide for this one."""
+    with current_app.connection_for_write() as conn:
+        for lane in (control_lane(), bulk_lane()):
+            conn.default_channel.queue_purge(lane)
 
 
 @pytest.fixture(autouse=True)
@@ -129,6 +140,9 @@ class CeleryProcess:
             time.sleep(0.1)
         raise RuntimeError(f"{self.command} did not start:\n{self.log_path.read_text()[-3000:]}")
 
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
     @property
     def pid(self) -> int:
         assert self.process is not None
@@ -155,7 +169,7 @@ def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., CeleryPro
         environment = process_env(**env)
         arguments = [
             "worker", "--loglevel=INFO", f"--concurrency={concurrency}",
-            "-n", f"test-{uuid.uuid4().hex[:8]}@%h", "-Q", environment["CELERY_TASK_DEFAULT_QUEUE"],
+            "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
             "--without-gossip", "--without-mingle",
         ]  # fmt: skip
         log_path = tmp_path / f"worker-{len(processes)}.log"

@@ -59,7 +59,7 @@ def _alive(process: ProcessKey) -> bool:
 
 
 def _serve_env(data_dir: Path) -> dict[str, str]:
-    """The embedded defaults (SQLite, filesystem broker) under a fresh data directory."""
+    """The embedded defaults (SQLite, the embedded broker) under a fresh data directory."""
     env = dict(os.environ, DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "HOST", "PORT"):
         env.pop(name, None)
@@ -113,6 +113,73 @@ def test_it_serves_until_sigterm_then_exits_0_leaving_no_process_behind(tmp_path
         returncode = serve.wait(timeout=SHUTDOWN_TIMEOUT_S)
 
         assert returncode == 0, log.read_text()[-5000:]
+        assert [process for process in children if _alive(process)] == []
+    finally:
+        _kill_leftovers(serve, children)
+
+
+def _direct_child(parent: int, *words: str) -> int | None:
+    """The child of ``parent`` whose command line holds every word."""
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit() or (fields := _stat(int(entry.name))) is None:
+            continue
+        if int(fields[1]) != parent:
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(word.encode() in argv for word in words):
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.worker
+@pytest.mark.skipif(not PROC.is_dir(), reason="finds the child processes through /proc")
+def test_a_worker_killed_under_serve_is_restarted_and_health_says_so(tmp_path: Path) -> None:
+    import json
+
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    children: set[ProcessKey] = set()
+    with log.open("wb") as output:
+        serve = subprocess.Popen(
+            command, cwd=ROOT, env=_serve_env(tmp_path / "data"), stdout=output, stderr=output
+        )
+    try:
+        health = f"http://127.0.0.1:{port}/api/workflow-orchestration/health"
+        _wait_until_healthy(serve, health, log)
+        worker = _direct_child(serve.pid, "celery", "worker")
+        assert worker is not None, log.read_text()[-3000:]
+        os.kill(worker, signal.SIGKILL)
+
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        report: dict = {}
+        while time.monotonic() < deadline:
+            assert serve.poll() is None, log.read_text()[-5000:]
+            try:
+                with urllib.request.urlopen(health, timeout=5) as response:
+                    report = json.loads(response.read())
+            except urllib.error.HTTPError as error:
+                report = json.loads(error.read())
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            processes = report.get("components", {}).get("processes", {})
+            if processes.get("ok") and processes["children"]["worker"]["restarts"] == 1:
+                break
+            time.sleep(0.5)
+        worker_status = report["components"]["processes"]["children"]["worker"]
+        assert worker_status["restarts"] == 1
+        assert worker_status["last_exit"]["reason"] == "killed by SIGKILL"
+        restarted = _direct_child(serve.pid, "celery", "worker")
+        assert restarted not in (None, worker)
+        text = log.read_text()
+        assert "worker STOPPED UNEXPECTEDLY (killed by SIGKILL); restarting in 1 s" in text
+        children = _descendants(serve.pid)
+
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=SHUTDOWN_TIMEOUT_S) == 0, log.read_text()[-5000:]
         assert [process for process in children if _alive(process)] == []
     finally:
         _kill_leftovers(serve, children)

@@ -7,13 +7,11 @@ Each works on one article: ``params.article_id`` when given, else the run's arti
 from collections.abc import Mapping
 from typing import Any
 
-from rest_framework import serializers
-
 from integrations.models import IntegrationConnection
 from integrations.platforms.github import REPO
 from versioning.analysis import article_analyse
 from versioning.export import article_markdown, article_path
-from versioning.github import ContentsClient, contents_commit
+from versioning.github import ContentsClient, GitHubError, contents_commit
 from versioning.models import Article
 from versioning.services import (
     ArticleConflict,
@@ -21,7 +19,7 @@ from versioning.services import (
     article_publish,
     version_commit_record,
 )
-from workflows.actions.base import Action, ActionError, StepRun, Templated
+from workflows.actions.base import Action, ActionError, StepRun
 from workflows.services.effects import effect_recall, effect_record
 
 
@@ -60,18 +58,33 @@ def article_resolve(params: Mapping[str, Any], step: StepRun) -> Article:
     return article
 
 
-def _article_id_field() -> Templated:
-    return Templated(serializers.IntegerField(min_value=1), required=False, default=None)
-
-
-class PublishParams(serializers.Serializer):
-    article_id = _article_id_field()
+ARTICLE_ID = {
+    "type": "integer",
+    "minimum": 1,
+    "x-template": True,
+    "description": "The article (default: the run's article: the one published, or the "
+    "trigger payload's article_id).",
+}
 
 
 class PublishAction(Action):
     type = "publish"
     label = "Publish the article"
-    params_serializer = PublishParams
+    group = "content"
+    description = (
+        "Sets the article published (idempotent: already_published when it was), records a "
+        "publish version and fires the publish triggers of other workflows."
+    )
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"article_id": ARTICLE_ID},
+    }
+    example = {
+        "id": "publish",
+        "type": "publish",
+        "params": {"article_id": "{{ trigger.article_id }}"},
+    }
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
         article = article_resolve(params, step)
@@ -90,18 +103,40 @@ class PublishAction(Action):
         }
 
 
-class OptimizeParams(serializers.Serializer):
-    article_id = _article_id_field()
-    target_keyword = Templated(
-        serializers.CharField(max_length=200, allow_blank=True), required=False, default=""
-    )
-    apply = Templated(serializers.BooleanField(), required=False, default=False)
-
-
 class OptimizeAction(Action):
     type = "optimize"
     label = "Optimize the article (SEO and readability)"
-    params_serializer = OptimizeParams
+    group = "content"
+    description = (
+        "Analyses the article (readability, title and meta description length, keyword "
+        "density) and suggests a slug and meta description; with apply, writes the suggestions "
+        "and records an optimize version."
+    )
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "article_id": ARTICLE_ID,
+            "target_keyword": {
+                "type": "string",
+                "maxLength": 200,
+                "default": "",
+                "x-template": True,
+                "description": "The keyword whose density is measured.",
+            },
+            "apply": {
+                "type": "boolean",
+                "default": False,
+                "x-template": True,
+                "description": "Write the suggested slug and meta description to the article.",
+            },
+        },
+    }
+    example = {
+        "id": "seo",
+        "type": "optimize",
+        "params": {"target_keyword": "workflow automation", "apply": True},
+    }
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
         article = article_resolve(params, step)
@@ -143,38 +178,81 @@ class OptimizeAction(Action):
         return {"applied": sorted(values), "version_number": change.version.version_number}
 
 
-class GitCommitParams(serializers.Serializer):
-    connection = serializers.IntegerField(min_value=1)
-    repo = Templated(serializers.CharField(max_length=200), required=False, default="")
-    branch = Templated(serializers.CharField(max_length=255), required=False, default="")
-    path = Templated(serializers.CharField(max_length=1000), required=False, default="")
-    content = Templated(
-        serializers.CharField(allow_blank=True, trim_whitespace=False), required=False, default=None
-    )
-    message = Templated(serializers.CharField(max_length=2000), required=False, default="")
-    article_id = _article_id_field()
-
-    def validate_connection(self, connection_id: int) -> int:
-        connection = IntegrationConnection.objects.filter(pk=connection_id).first()
-        if connection is None:
-            raise serializers.ValidationError(f"Connection {connection_id} does not exist.")
-        if connection.platform != "github":
-            raise serializers.ValidationError(
-                f"Connection {connection_id} is a {connection.platform} connection; "
-                "git_commit needs a github one."
-            )
-        return connection_id
-
-    def validate_repo(self, repo: str) -> str:
-        if repo and self.context.get("rendered") and not REPO.fullmatch(repo):
-            raise serializers.ValidationError("Must be owner/name.")
-        return repo
-
-
 class GitCommitAction(Action):
     type = "git_commit"
     label = "Commit the article to a Git repository"
-    params_serializer = GitCommitParams
+    group = "content"
+    description = (
+        "Commits one file through the GitHub contents API (the article as Markdown unless "
+        "content is given) and stores the commit sha on the article's latest version. A "
+        "redelivered step does not commit twice."
+    )
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["connection"],
+        "properties": {
+            "connection": {
+                "type": "integer",
+                "minimum": 1,
+                "x-connection-platform": ["github"],
+                "description": "The GitHub connection to commit with.",
+            },
+            "repo": {
+                "type": "string",
+                "maxLength": 200,
+                "pattern": "^(" + REPO.pattern + ")?$",
+                "x-template": True,
+                "x-messages": {"pattern": "Must be owner/name."},
+                "description": "owner/name (default: the connection's config.repo).",
+            },
+            "branch": {
+                "type": "string",
+                "maxLength": 255,
+                "x-template": True,
+                "description": "The branch (default: the repository's default branch).",
+            },
+            "path": {
+                "type": "string",
+                "maxLength": 1000,
+                "x-template": True,
+                "description": "The file's path in the repository (default: the article's "
+                "articles/<slug>.md).",
+            },
+            "content": {
+                "type": "string",
+                "x-template": True,
+                "description": "The file's content (default: the article as Markdown with YAML "
+                "front matter).",
+            },
+            "message": {
+                "type": "string",
+                "maxLength": 2000,
+                "x-template": True,
+                "description": "The commit message (default: Update <path>).",
+            },
+            "article_id": ARTICLE_ID,
+        },
+    }
+    example = {
+        "id": "archive",
+        "type": "git_commit",
+        "params": {"connection": 2, "message": "Publish {{ article.slug }}"},
+    }
+
+    def params_check(self, params: dict[str, Any], *, rendered: bool) -> dict[str, Any]:
+        connection_id = params["connection"]
+        connection = IntegrationConnection.objects.filter(pk=connection_id).first()
+        if connection is None:
+            return {"connection": [f"Connection {connection_id} does not exist."]}
+        if connection.platform != "github":
+            return {
+                "connection": [
+                    f"Connection {connection_id} is a {connection.platform} connection; "
+                    "git_commit needs a github one."
+                ]
+            }
+        return {}
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
         committed = effect_recall(key=step.idempotency_key)
@@ -185,13 +263,16 @@ class GitCommitAction(Action):
         client = ContentsClient(
             connection, repo, idempotency_key=step.idempotency_key, timeout_s=step.timeout_s
         )
-        result = contents_commit(
-            client,
-            path=path,
-            content=content,
-            message=params.get("message") or f"Update {path}",
-            branch=params.get("branch") or "",
-        )
+        try:
+            result = contents_commit(
+                client,
+                path=path,
+                content=content,
+                message=params.get("message") or f"Update {path}",
+                branch=params.get("branch") or "",
+            )
+        except GitHubError as exc:
+            raise ActionError(exc.message, retryable=exc.retryable) from None
         version = None
         if article is not None and result.commit_sha:
             version = version_commit_record(article=article, commit_sha=result.commit_sha)

@@ -6,7 +6,7 @@ from typing import Any
 import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.validators import UniqueValidator
 
+from core.strict import StrictFieldsMixin, StrictSerializer, no_parameters_check, text_field
 from versioning import selectors
 from versioning.analysis import word_count
 from versioning.models import Article, ArticleStatus, ContentVersion
@@ -39,7 +40,7 @@ class Conflict(APIException):
 # --- serializers ---------------------------------------------------------------------------------
 
 
-class ArticleSerializer(serializers.ModelSerializer[Article]):
+class ArticleSerializer(StrictFieldsMixin, serializers.ModelSerializer[Article]):
     status = serializers.ChoiceField(choices=ArticleStatus.choices, required=False)
     slug = serializers.SlugField(
         max_length=200,
@@ -128,11 +129,9 @@ class VersionDetailSerializer(VersionSummarySerializer):
         read_only_fields = fields
 
 
-class VersionCreateSerializer(serializers.Serializer):
+class VersionCreateSerializer(StrictSerializer):
     article_id = serializers.IntegerField(min_value=1)
-    change_description = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=2000
-    )
+    change_description = text_field(required=False, allow_blank=True, default="", max_length=2000)
 
     def validate_article_id(self, article_id: int) -> int:
         if not Article.objects.filter(pk=article_id).exists():
@@ -140,7 +139,7 @@ class VersionCreateSerializer(serializers.Serializer):
         return article_id
 
 
-class VersionRevertSerializer(serializers.Serializer):
+class VersionRevertSerializer(StrictSerializer):
     version_number = serializers.IntegerField(min_value=1)
 
 
@@ -155,6 +154,14 @@ class ArticleFilter(django_filters.FilterSet):
         fields = ["status", "author"]
 
 
+_SLUG_TAKEN = OpenApiResponse(description="Another article already has the slug.")
+
+
+@extend_schema_view(
+    create=extend_schema(responses={201: ArticleSerializer, 409: _SLUG_TAKEN}),
+    update=extend_schema(responses={200: ArticleSerializer, 409: _SLUG_TAKEN}),
+    partial_update=extend_schema(responses={200: ArticleSerializer, 409: _SLUG_TAKEN}),
+)
 class ArticleViewSet(viewsets.ModelViewSet):
     serializer_class = ArticleSerializer
     filterset_class = ArticleFilter
@@ -192,6 +199,8 @@ class ArticleViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses=PublishResultSerializer)
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: str | None = None) -> Response:
+        """Publish an article."""
+        no_parameters_check(request)
         result = article_publish(article=self.get_object(), user=request.user)
         data = {
             "article_id": result.article.pk,
@@ -227,6 +236,7 @@ class VersionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=VersionCreateSerializer, responses={201: VersionDetailSerializer})
     def create(self, request: Request) -> Response:
+        """Record a version of an article as it is now."""
         given = VersionCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         article = Article.objects.get(pk=given.validated_data["article_id"])
@@ -239,6 +249,7 @@ class VersionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses=VersionSummarySerializer(many=True))
     def history(self, request: Request, article_id: str) -> Response:
+        """List an article's versions, newest first."""
         versions = selectors.version_history(article=_article_or_404(article_id))
         page = self.paginate_queryset(versions)
         data = VersionSummarySerializer(page if page is not None else versions, many=True).data
@@ -246,6 +257,7 @@ class VersionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses=VersionDetailSerializer)
     def retrieve(self, request: Request, article_id: str, version_number: str) -> Response:
+        """Get one version of an article."""
         return Response(VersionDetailSerializer(self._version(article_id, version_number)).data)
 
     @extend_schema(
@@ -253,6 +265,7 @@ class VersionViewSet(viewsets.GenericViewSet):
         responses={201: VersionDetailSerializer, 404: OpenApiResponse(), 409: OpenApiResponse()},
     )
     def revert(self, request: Request, article_id: str) -> Response:
+        """Revert an article to one of its versions."""
         article = _article_or_404(article_id)
         given = VersionRevertSerializer(data=request.data)
         given.is_valid(raise_exception=True)

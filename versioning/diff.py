@@ -11,13 +11,16 @@ _HEADER_FIELDS = ("title", "slug", "status", "excerpt", "meta_description")
 def snapshot_text(snapshot: Mapping[str, Any] | None) -> list[str]:
     """A snapshot as lines: one ``field: value`` line per metadata field, a blank line, the body.
 
+    The body is split on every newline, so each trailing newline is a line of its own and a
+    change that only adds or removes one shows in the diff (``splitlines`` would hide it).
     An empty or missing snapshot is no lines, so version 1 diffs as all added.
     """
     if not snapshot:
         return []
     lines = [f"{name}: {snapshot.get(name, '')}" for name in _HEADER_FIELDS]
     lines.append("")
-    lines.extend(str(snapshot.get("content", "")).splitlines())
+    content = str(snapshot.get("content", ""))
+    lines.extend(content.split("\n") if content else [])
     return lines
 
 

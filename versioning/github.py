@@ -18,10 +18,18 @@ from integrations.http import OutboundError, OutboundResponse
 from integrations.models import IntegrationConnection
 from integrations.platforms.github import github_headers
 from integrations.ratelimits.throttle import connection_request
-from workflows.actions.base import ActionError
 
 API_ROOT = "https://api.github.com"
 _ERROR_CHARS = 300
+
+
+class GitHubError(Exception):
+    """GitHub refused or could not be reached; ``retryable`` when a later try can succeed."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -45,16 +53,19 @@ def _json(response: OutboundResponse) -> Any:
         return None
 
 
-def _failure(response: OutboundResponse, what: str) -> ActionError:
+def _failure(response: OutboundResponse, what: str) -> GitHubError:
     """GitHub's own message, and whether a later try can succeed (rate limits, 5xx, races)."""
     body = _json(response)
-    reason = body.get("message") if isinstance(body, dict) else response.text[:_ERROR_CHARS]
+    # GitHub's documented error field only: a step error is read by plain users, and a body
+    # that is not GitHub's JSON (a proxy's page) may quote anything.
+    reason = body.get("message") if isinstance(body, dict) else None
+    reason = str(reason)[:_ERROR_CHARS] if reason else "no error message"
     status = response.status_code
     rate_limited = status == 429 or (
         status == 403 and response.headers.get("x-ratelimit-remaining") == "0"
     )
     retryable = rate_limited or status >= 500 or status == 409
-    return ActionError(f"GitHub {what}: HTTP {status}: {reason}", retryable=retryable)
+    return GitHubError(f"GitHub {what}: HTTP {status}: {reason}", retryable=retryable)
 
 
 class ContentsClient:
@@ -81,7 +92,7 @@ class ContentsClient:
     ) -> OutboundResponse:
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise ActionError(f"GitHub did not finish within {self.timeout_s:g}s", retryable=True)
+            raise GitHubError(f"GitHub did not finish within {self.timeout_s:g}s", retryable=True)
         try:
             return connection_request(
                 self.connection,
@@ -94,7 +105,7 @@ class ContentsClient:
                 idempotency_key=self.idempotency_key,
             )
         except OutboundError as exc:
-            raise ActionError(exc.message, retryable=exc.retryable) from None
+            raise GitHubError(exc.message, retryable=exc.retryable) from None
 
     def file_get(self, path: str, branch: str) -> RemoteFile | None:
         """The file on ``branch`` (default branch when empty), or None when it does not exist."""
@@ -104,7 +115,7 @@ class ContentsClient:
         body = _json(response)
         if response.status_code != 200 or not isinstance(body, dict):
             if isinstance(body, list):
-                raise ActionError(f"'{path}' is a directory in the repository.")
+                raise GitHubError(f"'{path}' is a directory in the repository.")
             raise _failure(response, f"GET {path}")
         content = None
         if body.get("encoding") == "base64":
@@ -141,7 +152,7 @@ def _committed(response: OutboundResponse, path: str) -> CommitResult:
     body = _json(response)
     commit = body.get("commit") if isinstance(body, dict) else None
     if not isinstance(commit, dict) or not commit.get("sha"):
-        raise ActionError(f"GitHub PUT {path}: the answer holds no commit sha.", retryable=True)
+        raise GitHubError(f"GitHub PUT {path}: the answer holds no commit sha.", retryable=True)
     return CommitResult(
         commit_sha=str(commit["sha"]),
         html_url=str(commit.get("html_url", "")),

@@ -1,19 +1,18 @@
-"""Validation of a workflow definition: its trigger, schedule and actions.
+"""Validation of a workflow definition: its actions here, its trigger and schedule in
+trigger_checks.py.
 
 Every problem is reported against the field it concerns, in DRF's error shape, so the API and the
 dashboard can show it beside the field: ``{"actions": {"1": {"params": {"url": ["..."]}}}}``.
 """
 
 import re
-import zoneinfo
 from typing import Any
 
-from celery.schedules import crontab
 from rest_framework import serializers
 
 from workflows.actions.registry import UnknownActionType, action_get
-from workflows.models import TriggerType
 from workflows.templating import TemplateError, condition_check, params_check
+from workflows.trigger_checks import schedule_errors, trigger_errors, webhook_secret_errors
 
 MAX_ACTIONS = 100
 ACTION_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -27,83 +26,72 @@ ACTION_KEYS = {
     "timeout_s",
     "continue_on_failure",
 }
-TRIGGER_KEYS = {"type", "filter", "event", "timezone", "interval_s"}
-MAX_INTERVAL_S = 7 * 86400
-
+RETRY_MAX_ATTEMPTS = 20
+RETRY_MAX_DELAY_S = 86400
+STEP_MAX_TIMEOUT_S = 3600
+# The keys of an action besides its params, as JSON Schema: the API document and the action
+# reference show it; _action_errors below checks the same rules.
+ACTION_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "type"],
+    "properties": {
+        "id": {
+            "type": "string",
+            "pattern": ACTION_ID.pattern,
+            "description": "Unique in the workflow; later steps read the output as steps.<id>.",
+        },
+        "type": {"type": "string", "description": "The action type."},
+        "name": {"type": "string", "description": "A label for people."},
+        "params": {"type": "object", "description": "The action's params."},
+        "condition": {
+            "type": ["string", "null"],
+            "description": "A Jinja2 expression; when false the step is skipped.",
+        },
+        "retry": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Retry policy for retryable failures (timeouts, 429, 5xx).",
+            "properties": {
+                "max_attempts": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": RETRY_MAX_ATTEMPTS,
+                    "default": 1,
+                },
+                "backoff": {
+                    "type": "string",
+                    "enum": ["fixed", "exponential"],
+                    "default": "exponential",
+                },
+                "delay_s": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": RETRY_MAX_DELAY_S,
+                    "default": 1,
+                },
+                "max_delay_s": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": RETRY_MAX_DELAY_S,
+                    "default": 300,
+                },
+            },
+        },
+        "timeout_s": {
+            "type": ["number", "null"],
+            "exclusiveMinimum": 0,
+            "maximum": STEP_MAX_TIMEOUT_S,
+            "description": "Seconds the step may take (default STEP_DEFAULT_TIMEOUT_S).",
+        },
+        "continue_on_failure": {
+            "type": "boolean",
+            "default": False,
+            "description": "Go on with the next step when this one fails.",
+        },
+    },
+}
 Errors = dict[str, Any]
-
-
-def cron_parse(expression: str) -> crontab:
-    """Parse a five-field cron expression; raises ValueError with a readable message."""
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(
-            "A schedule is a five-field cron expression: minute hour day-of-month month "
-            f"day-of-week (got {len(fields)} fields)."
-        )
-    minute, hour, day_of_month, month, day_of_week = fields
-    try:
-        schedule = crontab(
-            minute=minute,
-            hour=hour,
-            day_of_month=day_of_month,
-            month_of_year=month,
-            day_of_week=day_of_week,
-        )
-    except Exception as exc:  # celery raises several parser error types
-        raise ValueError(f"Invalid cron expression: {exc}") from None
-    return schedule
-
-
-def _trigger_errors(trigger: Any, schedule: Any) -> Errors:
-    if not isinstance(trigger, dict):
-        return {"trigger": ["Must be an object with a 'type'."]}
-    errors: dict[str, list[str]] = {}
-    kind = trigger.get("type")
-    if kind not in TriggerType.values:
-        errors["type"] = [f"Unknown trigger type {kind!r}. Known: {', '.join(TriggerType.values)}."]
-    unknown = sorted(set(trigger) - TRIGGER_KEYS)
-    if unknown:
-        errors["trigger"] = [f"Unknown keys: {', '.join(unknown)}."]
-    if kind == TriggerType.EVENT and not (
-        isinstance(trigger.get("event"), str) and trigger["event"]
-    ):
-        errors["event"] = ["An event trigger needs the event name in 'event'."]
-    if "filter" in trigger and not isinstance(trigger["filter"], dict):
-        errors["filter"] = ["Must be an object of article field: value."]
-    interval = trigger.get("interval_s")
-    if interval is not None and (
-        not isinstance(interval, int)
-        or isinstance(interval, bool)
-        or not 1 <= interval <= MAX_INTERVAL_S
-    ):
-        errors["interval_s"] = [f"Must be a whole number of seconds from 1 to {MAX_INTERVAL_S}."]
-    timezone = trigger.get("timezone")
-    if timezone is not None:
-        try:
-            zoneinfo.ZoneInfo(str(timezone))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            errors["timezone"] = [f"Unknown time zone {timezone!r}."]
-    result: Errors = {"trigger": errors} if errors else {}
-    if kind == TriggerType.SCHEDULE and not schedule and interval is None:
-        result["schedule"] = [
-            "A schedule trigger needs a cron expression in 'schedule' (or trigger.interval_s)."
-        ]
-    if kind == TriggerType.SCHEDULE and schedule and interval is not None:
-        result["schedule"] = ["Give either a cron expression or trigger.interval_s, not both."]
-    return result
-
-
-def _schedule_errors(schedule: Any) -> Errors:
-    if schedule in (None, ""):
-        return {}
-    if not isinstance(schedule, str):
-        return {"schedule": ["Must be a cron expression string."]}
-    try:
-        cron_parse(schedule)
-    except ValueError as exc:
-        return {"schedule": [str(exc)]}
-    return {}
 
 
 def _retry_errors(retry: Any) -> list[str]:
@@ -111,14 +99,22 @@ def _retry_errors(retry: Any) -> list[str]:
         return ["Must be an object."]
     problems = []
     attempts = retry.get("max_attempts", 1)
-    if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 20:
-        problems.append("max_attempts must be an integer from 1 to 20.")
+    if (
+        not isinstance(attempts, int)
+        or isinstance(attempts, bool)
+        or not 1 <= attempts <= RETRY_MAX_ATTEMPTS
+    ):
+        problems.append(f"max_attempts must be an integer from 1 to {RETRY_MAX_ATTEMPTS}.")
     if retry.get("backoff", "exponential") not in ("fixed", "exponential"):
         problems.append("backoff must be 'fixed' or 'exponential'.")
     for key in ("delay_s", "max_delay_s"):
         value = retry.get(key, 0)
-        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 86400:
-            problems.append(f"{key} must be a number of seconds from 0 to 86400.")
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not 0 <= value <= RETRY_MAX_DELAY_S
+        ):
+            problems.append(f"{key} must be a number of seconds from 0 to {RETRY_MAX_DELAY_S}.")
     unknown = sorted(set(retry) - {"max_attempts", "backoff", "delay_s", "max_delay_s"})
     if unknown:
         problems.append(f"Unknown keys: {', '.join(unknown)}.")
@@ -164,9 +160,13 @@ def _action_errors(action: Any) -> Errors:
             errors["retry"] = problems
     timeout = action.get("timeout_s")
     if timeout is not None and (
-        not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 3600
+        not isinstance(timeout, int | float)
+        or isinstance(timeout, bool)
+        or not 0 < timeout <= STEP_MAX_TIMEOUT_S
     ):
-        errors["timeout_s"] = ["Must be a number of seconds above 0 and at most 3600."]
+        errors["timeout_s"] = [
+            f"Must be a number of seconds above 0 and at most {STEP_MAX_TIMEOUT_S}."
+        ]
     if not isinstance(action.get("continue_on_failure", False), bool):
         errors["continue_on_failure"] = ["Must be true or false."]
     if not isinstance(action.get("name", ""), str):
@@ -193,11 +193,19 @@ def _actions_errors(actions: Any) -> Errors:
     return {"actions": per_action} if per_action else {}
 
 
-def definition_validate(*, trigger: Any, actions: Any, schedule: Any) -> None:
-    """Raise serializers.ValidationError with every problem of the definition, by field."""
+def definition_validate(
+    *, trigger: Any, actions: Any, schedule: Any, has_webhook_secret: bool | None = None
+) -> None:
+    """Raise serializers.ValidationError with every problem of the definition, by field.
+
+    ``has_webhook_secret`` (when the caller knows: the workflow has one, or the same write sets
+    one) refuses a sender that needs a secret without it.
+    """
     errors: Errors = {}
-    errors.update(_schedule_errors(schedule))
-    for key, value in _trigger_errors(trigger, schedule).items():
+    errors.update(schedule_errors(schedule))
+    if has_webhook_secret is False:
+        errors.update(webhook_secret_errors(trigger))
+    for key, value in trigger_errors(trigger, schedule).items():
         errors.setdefault(key, value)
     errors.update(_actions_errors(actions))
     if errors:

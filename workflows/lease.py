@@ -7,6 +7,7 @@ attempt number like every other write, so a superseded worker cannot extend a le
 
 import logging
 import threading
+import time
 from datetime import timedelta
 from types import TracebackType
 
@@ -20,19 +21,15 @@ logger = logging.getLogger(__name__)
 
 
 class LeaseKeeper:
-    """Context manager: renews the lease every EXECUTION_LEASE_S / 3 until the block exits."""
+    """Context manager: the lease of one running attempt is renewed every EXECUTION_LEASE_S / 3
+    until the block exits. The renewals are made by the process's heartbeat thread."""
 
     def __init__(self, execution_id: int, attempt: int) -> None:
         self.execution_id = execution_id
         self.attempt = attempt
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat, name=f"lease-{execution_id}", daemon=True
-        )
 
     def __enter__(self) -> "LeaseKeeper":
-        self._thread.start()
+        _heartbeat.hold(self)
         return self
 
     def __exit__(
@@ -41,8 +38,7 @@ class LeaseKeeper:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._stop.set()
-        self._thread.join()
+        _heartbeat.release(self)
 
     def renew(self) -> bool:
         """Push the lease forward; False when this attempt no longer owns the execution."""
@@ -53,24 +49,93 @@ class LeaseKeeper:
             ).update(lease_expires_at=until)
         )
 
-    def _beat(self) -> None:
-        interval = settings.EXECUTION_LEASE_S / 3
+    def _lost(self) -> None:
+        """The renewal matched nothing: the run ended (a retry, a pause, the finish) between two
+        beats — nothing to say — or another attempt took the execution over."""
+        attempt = (
+            AutomationExecution.objects.filter(pk=self.execution_id)
+            .values_list("attempt", flat=True)
+            .first()
+        )
+        if attempt is not None and attempt != self.attempt:
+            logger.warning(
+                "execution %s attempt %s lost its lease to attempt %s",
+                self.execution_id,
+                self.attempt,
+                attempt,
+            )
+
+
+class _Heartbeat:
+    """One thread per process renews every lease held in it, each when it falls due. Holding and
+    releasing a lease is a dictionary write: most runs end before their first renewal, and a
+    thread started and joined per run cost more than the run's own Python work. The thread uses
+    the database only to renew, and closes its connection once no lease is held."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._due: dict[LeaseKeeper, float] = {}  # keeper -> next renewal (monotonic)
+        self._thread: threading.Thread | None = None
+        self._wake_at = 0.0
+        self._wake = threading.Event()
+
+    def hold(self, keeper: LeaseKeeper) -> None:
+        with self._lock:
+            due = self._due[keeper] = time.monotonic() + self._interval()
+            if self._thread is None or not self._thread.is_alive():  # also after a fork
+                self._wake_at = due
+                self._thread = threading.Thread(target=self._run, name="lease-heartbeat")
+                self._thread.daemon = True
+                self._thread.start()
+            elif due < self._wake_at:  # only when the lease is shorter than the thread's sleep
+                self._wake.set()
+
+    def release(self, keeper: LeaseKeeper) -> None:
+        with self._lock:
+            self._due.pop(keeper, None)
+
+    @staticmethod
+    def _interval() -> float:
+        return float(settings.EXECUTION_LEASE_S) / 3
+
+    def _run(self) -> None:
+        connected = False
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                due = [keeper for keeper, at in self._due.items() if at <= now]
+            for keeper in due:
+                connected = True
+                self._beat(keeper)
+            with self._lock:
+                idle = not self._due
+                now = time.monotonic()
+                self._wake_at = min(self._due.values(), default=now + self._interval())
+                sleep = min(max(self._wake_at - now, 0.01), self._interval())
+            if idle and connected:
+                connection.close()
+                connected = False
+            self._wake.wait(sleep)
+            self._wake.clear()
+
+    def _beat(self, keeper: LeaseKeeper) -> None:
         try:
-            while not self._stop.wait(interval):
-                try:
-                    if not self.renew():
-                        self.lost = True
-                        logger.warning(
-                            "execution %s attempt %s lost its lease",
-                            self.execution_id,
-                            self.attempt,
-                        )
-                        return
-                except Exception:
-                    # A database hiccup: reconnect on the next beat; the lease has slack for it.
-                    connection.close()
-                    logger.warning(
-                        "lease renewal of execution %s failed", self.execution_id, exc_info=True
-                    )
-        finally:
+            renewed = keeper.renew()
+        except Exception:
+            # A database hiccup: reconnect on the next beat; the lease has slack for it.
             connection.close()
+            logger.warning(
+                "lease renewal of execution %s failed", keeper.execution_id, exc_info=True
+            )
+            renewed = True
+        with self._lock:
+            if keeper not in self._due:
+                return  # released meanwhile: the run ended
+            if renewed:
+                self._due[keeper] = time.monotonic() + self._interval()
+                return
+            del self._due[keeper]
+        keeper._lost()
+
+
+_heartbeat = _Heartbeat()

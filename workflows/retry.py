@@ -1,7 +1,19 @@
-"""Retry policy of a step: how many attempts, and how long to wait before the next one."""
+"""Retry policy of a step: how many attempts, and how long to wait before the next one. The
+backoff itself (``backoff_s``) is the one every retrying part of the product uses: steps, alert
+deliveries and orchestration calls."""
 
 from dataclasses import dataclass
 from typing import Any
+
+
+def backoff_s(
+    attempt: int, *, delay_s: float, max_delay_s: float, backoff: str = "exponential"
+) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based): ``delay_s`` each time
+    (``fixed``) or doubling from it (``exponential``), never more than ``max_delay_s``."""
+    if backoff == "fixed":
+        return float(min(delay_s, max_delay_s))
+    return float(min(delay_s * 2 ** (attempt - 1), max_delay_s))
 
 
 @dataclass(frozen=True)
@@ -23,6 +35,6 @@ class RetryPolicy:
 
     def delay_after(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        if self.backoff == "fixed":
-            return min(self.delay_s, self.max_delay_s)
-        return min(self.delay_s * 2 ** (attempt - 1), self.max_delay_s)
+        return backoff_s(
+            attempt, delay_s=self.delay_s, max_delay_s=self.max_delay_s, backoff=self.backoff
+        )

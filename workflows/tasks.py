@@ -6,8 +6,9 @@ import socket
 from celery import shared_task
 
 from workflows.engine import execution_run
+from workflows.events import events_sweep
 from workflows.services.dispatch import RUN_EXECUTION_TASK
-from workflows.services.executions import execution_prune, execution_sweep
+from workflows.services.housekeeping import execution_prune, execution_sweep
 from workflows.services.schedules import FIRE_TASK, schedule_fire
 
 
@@ -22,6 +23,7 @@ def run_execution(execution_id: int) -> None:
 
 @shared_task(name="workflows.sweep", ignore_result=True)
 def sweep() -> int:
+    events_sweep()
     return execution_sweep()
 
 

@@ -23,6 +23,7 @@ from jinja2 import exceptions as jinja_exceptions
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from workflows import template_limits as limits
+from workflows import template_sizes as sizes
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
 # str.format and format_map reach attributes of their arguments; mro walks the class tree; bytes
@@ -33,8 +34,8 @@ _BLOCKED_ATTRIBUTES = frozenset(
 )
 # String methods whose result size their arguments tell: checked before they run.
 _STR_BOUNDED: dict[str, Callable[..., str]] = {
-    "replace": limits.bounded_replace,
-    "join": limits.bounded_join,
+    "replace": sizes.bounded_replace,
+    "join": sizes.bounded_join,
 }
 
 
@@ -61,7 +62,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         # attr reaches any attribute by name; format is printf with any width; lipsum writes as
         # many paragraphs as asked.
         del self.filters["attr"], self.filters["format"], self.globals["lipsum"]
-        self.filters.update(limits.filters_bounded(self.filters))
+        self.filters.update(sizes.filters_bounded(self.filters))
 
     def _generate(
         self,

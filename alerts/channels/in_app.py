@@ -3,16 +3,39 @@ shown in the dashboard and by ``GET notifications`` until read."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
 from alerts.channels.base import Channel, Message, SendResult, Target
-from alerts.services.notifications import notifications_create
+from alerts.models import Notification
 
 if TYPE_CHECKING:
     from integrations.models import IntegrationConnection
+
+TITLE_MAX_CHARS = 300
+LINK_MAX_CHARS = 500
+
+
+def notifications_create(
+    *, users: Iterable[Any], title: str, body: str, severity: str, link: str = ""
+) -> int:
+    """Create one unread notification per user; returns how many."""
+    rows = [
+        Notification(
+            user=user,
+            title=title[:TITLE_MAX_CHARS],
+            body=body,
+            severity=severity,
+            link=link[:LINK_MAX_CHARS],
+        )
+        for user in users
+    ]
+    with transaction.atomic():
+        Notification.objects.bulk_create(rows)
+    return len(rows)
 
 
 class InAppChannel(Channel):

@@ -4,14 +4,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
-from django.conf import settings
 from django.db import transaction
+from django.http import HttpRequest
 from rest_framework.exceptions import ValidationError
 
+from alerts.channel_registry import UnknownChannel, channel_get
 from alerts.channels.base import Message, Target
-from alerts.channels.registry import UnknownChannel, channel_get
 from alerts.models import DEFAULT_EVENTS, AlertEvent, AlertType, AutomationAlert
 from alerts.secrets import alert_redact
+from core.site import absolute_url
 from integrations.models import IntegrationConnection
 
 logger = logging.getLogger(__name__)
@@ -89,9 +90,10 @@ def alert_delete(*, alert: AutomationAlert) -> None:
         alert.delete()
 
 
-def alert_test(*, alert: AutomationAlert) -> TestOutcome:
+def alert_test(*, alert: AutomationAlert, request: HttpRequest | None = None) -> TestOutcome:
     """Send a test message through the alert's channel now. Never raises for the target's
-    faults; returns ``{"delivered", "detail"}``. Counters and the delivery log are left alone."""
+    faults; returns ``{"delivered", "detail"}``. Counters and the delivery log are left alone.
+    ``request``, when the test is asked for over HTTP, is where the message's link points."""
     message = Message(
         text=(
             f"This is a test of alert '{alert.name}' ({alert.channel}). If you can read it, the "
@@ -99,7 +101,7 @@ def alert_test(*, alert: AutomationAlert) -> TestOutcome:
         ),
         title=f"Test alert: {alert.name}",
         severity=alert.severity,
-        url=f"{settings.SITE_URL}/dashboard/",
+        url=absolute_url("/dashboard/", request),
         data={"event": "alert.test", "alert_id": alert.pk},
     )
     target = Target(connection=alert.connection, recipients=list(alert.recipients or []))

@@ -16,36 +16,52 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from alerts.channel_registry import channel_get
 from alerts.channels.base import SendResult, Target
-from alerts.channels.registry import channel_get
 from alerts.messages import message_compose
 from alerts.models import AlertDelivery, AutomationAlert, DeliveryStatus
 from alerts.secrets import alert_redact
-from alerts.services.dispatch import delivery_dispatch
 from integrations.crypto import DecryptionError
+from workflows.dispatch import Dispatcher, dispatch_mark
+from workflows.retry import backoff_s
 
 logger = logging.getLogger(__name__)
 
-SWEEP_BATCH = 500
 ERROR_MAX_CHARS = 2000
+DELIVER_TASK = "alerts.deliver"
+
+
+def _lost(now: datetime) -> Q:
+    """Pending deliveries that are due and that no worker holds."""
+    return (
+        Q(status=DeliveryStatus.PENDING)
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        & (Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+    )
+
+
+DELIVERIES = Dispatcher(task=DELIVER_TASK, model=AlertDelivery, lost=_lost, lock_key=0x5717EEA)
 
 
 def delivery_backoff_s(attempt: int) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-    delay = settings.ALERT_DELIVERY_BACKOFF_S * 2 ** (attempt - 1)
-    return float(min(delay, settings.ALERT_DELIVERY_BACKOFF_MAX_S))
+    return backoff_s(
+        attempt,
+        delay_s=settings.ALERT_DELIVERY_BACKOFF_S,
+        max_delay_s=settings.ALERT_DELIVERY_BACKOFF_MAX_S,
+    )
 
 
 def delivery_schedule(*, delivery_id: int, due: datetime, now: datetime) -> None:
     """Make the delivery due at ``due`` and wake a worker then: by a broker countdown when the
     wait is short, else through the sweep (broker ETAs past the visibility timeout duplicate)."""
     wait = max(0.0, (due - now).total_seconds())
-    short = wait <= settings.RETRY_COUNTDOWN_MAX_S
-    AlertDelivery.objects.filter(pk=delivery_id).update(
-        next_attempt_at=due, dispatched_at=due if short else None
-    )
-    if short:
-        delivery_dispatch(delivery_id, countdown=wait)
+    if wait > settings.RETRY_COUNTDOWN_MAX_S:
+        AlertDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=due, dispatched_at=None)
+        return
+    marked = due if wait else dispatch_mark(now)
+    AlertDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=due, dispatched_at=marked)
+    DELIVERIES.send(delivery_id, marked=marked, countdown=wait)
 
 
 def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> str | None:
@@ -65,30 +81,9 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> str | 
 
 
 def delivery_sweep(*, now: datetime | None = None) -> int:
-    """Send the pending deliveries that are due and whose message is late or was never sent
-    (long waits, lost messages, dead workers). Returns how many were sent to workers."""
-    now = now or timezone.now()
-    late = now - timedelta(seconds=settings.EXECUTION_REQUEUE_AFTER_S)
-    due = (
-        Q(status=DeliveryStatus.PENDING)
-        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        & (Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        & (Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=late))
-    )
-    with transaction.atomic():
-        rows = list(
-            AlertDelivery.objects.select_for_update(skip_locked=True)
-            .filter(due)
-            .order_by("id")
-            .values_list("pk", flat=True)[:SWEEP_BATCH]
-        )
-        if not rows:
-            return 0
-        AlertDelivery.objects.filter(pk__in=rows).update(dispatched_at=now)
-        for delivery_id in rows:
-            delivery_dispatch(delivery_id)
-    logger.info("alert sweep sent %d deliveries", len(rows))
-    return len(rows)
+    """Send the due deliveries whose message is gone: long waits, lost messages, dead workers
+    (workflows/dispatch.py says which count as lost). Returns how many were sent."""
+    return DELIVERIES.sweep(now=now)
 
 
 def _claim(delivery_id: int, now: datetime) -> AlertDelivery | None:

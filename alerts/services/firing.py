@@ -41,14 +41,13 @@ def alerts_fire_for_execution(
     *, execution_id: int, workflow_id: int, status: str, error: str, execution_time_ms: int
 ) -> int:
     """React to a finished execution (completed, failed, and slow). Returns deliveries touched."""
-    event = _FINISHED_EVENTS.get(status)
-    if event is None:  # cancelled: somebody chose to stop it, nothing to alert about
+    heard = execution_events(status)
+    if not heard:
         return 0
+    event = heard[0]
     pairs = [
         (alert, name)
-        for alert, name in alerts_listening(
-            workflow_id=workflow_id, events=[event, AlertEvent.EXECUTION_SLOW]
-        )
+        for alert, name in alerts_listening(workflow_id=workflow_id, events=heard)
         if name != AlertEvent.EXECUTION_SLOW
         or execution_time_ms > alert.effective_slow_threshold_ms
     ]
@@ -64,6 +63,13 @@ def alerts_fire_for_execution(
             payload["threshold_ms"] = alert.effective_slow_threshold_ms
         _record(alert, payload, workflow_id=workflow_id, execution_id=execution_id)
     return len(pairs)
+
+
+def execution_events(status: str) -> list[str]:
+    """The alert events an execution that finished with ``status`` may raise: its own, then
+    "slow". None for a cancelled one: somebody chose to stop it, nothing to alert about."""
+    event = _FINISHED_EVENTS.get(status)
+    return [] if event is None else [event, AlertEvent.EXECUTION_SLOW]
 
 
 def alerts_fire_for_step(

@@ -1,33 +1,8 @@
-"""Writes on in-app notifications."""
+"""Writes on in-app notifications (the in-app channel creates them)."""
 
-from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
-
 from alerts.models import Notification
-
-TITLE_MAX_CHARS = 300
-LINK_MAX_CHARS = 500
-
-
-def notifications_create(
-    *, users: Iterable[Any], title: str, body: str, severity: str, link: str = ""
-) -> int:
-    """Create one unread notification per user; returns how many."""
-    rows = [
-        Notification(
-            user=user,
-            title=title[:TITLE_MAX_CHARS],
-            body=body,
-            severity=severity,
-            link=link[:LINK_MAX_CHARS],
-        )
-        for user in users
-    ]
-    with transaction.atomic():
-        Notification.objects.bulk_create(rows)
-    return len(rows)
 
 
 def notification_mark_read(*, notification: Notification) -> Notification:
@@ -36,3 +11,8 @@ def notification_mark_read(*, notification: Notification) -> Notification:
         Notification.objects.filter(pk=notification.pk).update(is_read=True)
         notification.is_read = True
     return notification
+
+
+def notifications_mark_all_read(*, user: Any) -> int:
+    """Mark every unread notification of ``user`` read; returns how many were unread."""
+    return Notification.objects.filter(user=user, is_read=False).update(is_read=True)

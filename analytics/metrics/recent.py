@@ -61,7 +61,8 @@ def recent_executions(since: datetime, names: dict[int, str]) -> Iterator[Metric
     )
     yield _duration_histogram(
         "workflows_recent_execution_duration_seconds",
-        "Durations of the window's completed and failed executions, by workflow.",
+        "Active time (the steps' work, every attempt summed; no queueing, backoff or waits) of "
+        "the window's completed and failed executions, by workflow.",
         finished,
         "workflow_id",
         WORKFLOW_LABELS,
@@ -73,7 +74,8 @@ def recent_steps(since: datetime) -> Iterator[Metric]:
     steps = _window_steps(since)
     yield _duration_histogram(
         "workflows_recent_step_duration_seconds",
-        "Durations of the window's completed and failed steps (their last try), by action type.",
+        "Active time (every attempt summed) of the window's completed and failed steps, by "
+        "action type.",
         steps.filter(status__in=_FINISHED),
         "step_type",
         ["action_type"],

@@ -7,7 +7,7 @@ Every function takes keyword-only arguments and returns plain, JSON-serialisable
 from analytics.selectors.activity import KINDS as ACTIVITY_KINDS
 from analytics.selectors.activity import LIMIT_MAX as ACTIVITY_LIMIT_MAX
 from analytics.selectors.activity import CursorInvalid, activity_feed
-from analytics.selectors.stats import stats_overview, workflow_stats_detail
+from analytics.selectors.stats import stats_overview, stats_summary, workflow_stats_detail
 from analytics.selectors.timeline import timeline_daily, timeline_hourly
 from analytics.selectors.windows import (
     executions_queued_count,
@@ -22,6 +22,7 @@ __all__ = [
     "activity_feed",
     "executions_queued_count",
     "stats_overview",
+    "stats_summary",
     "timeline_daily",
     "timeline_hourly",
     "workflow_avg_time_ms",

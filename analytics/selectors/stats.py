@@ -15,8 +15,8 @@ from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum, TextField, 
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from analytics import health
 from analytics.models import ExecutionRollup, StepFailureRollup
+from analytics.selectors import health
 from analytics.selectors.activity import activity_feed
 from analytics.selectors.buckets import (
     RATED,
@@ -55,14 +55,24 @@ def percentile(values: list[int], fraction: float) -> int | None:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-def _recent_times(workflow_id: int | None) -> list[int]:
+def _recent_times(workflow_id: int | None) -> tuple[list[int], list[int]]:
+    """Active times, and waits for a worker (created → started), of the most recent finished
+    executions."""
     executions = AutomationExecution.objects.filter(
         status__in=RATED, execution_time_ms__isnull=False
     )
     if workflow_id is not None:
         executions = executions.filter(workflow_id=workflow_id)
-    recent = executions.order_by("-created_at").values_list("execution_time_ms", flat=True)
-    return [time_ms for time_ms in recent[:PERCENTILE_SAMPLE] if time_ms is not None]
+    recent = executions.order_by("-created_at").values_list(
+        "execution_time_ms", "created_at", "started_at"
+    )[:PERCENTILE_SAMPLE]
+    active: list[int] = []
+    waits: list[int] = []
+    for time_ms, created_at, started_at in recent:
+        active.append(time_ms or 0)
+        if started_at is not None:
+            waits.append(max(0, int((started_at - created_at).total_seconds() * 1000)))
+    return active, waits
 
 
 def _finished_totals(workflow_id: int | None, live: LiveWindow) -> Sums:
@@ -82,7 +92,7 @@ def _counters(workflow_id: int | None, now: datetime, live: LiveWindow) -> dict[
     rows = executions.filter(status__in=_UNFINISHED).values("status").annotate(n=Count("id"))
     unfinished.update({row["status"]: row["n"] for row in rows.order_by()})
     finished = _finished_totals(workflow_id, live)
-    times = _recent_times(workflow_id)
+    times, waits = _recent_times(workflow_id)
     completed, failed = finished["completed"], finished["failed"]
     by_status = {**unfinished, "completed": completed, "failed": failed,
                  "cancelled": finished["cancelled"]}  # fmt: skip
@@ -95,6 +105,8 @@ def _counters(workflow_id: int | None, now: datetime, live: LiveWindow) -> dict[
         "avg_execution_time_ms": round(average, 1) if average is not None else None,
         "p50_execution_time_ms": percentile(times, 0.5),
         "p95_execution_time_ms": percentile(times, 0.95),
+        "p50_queue_wait_ms": percentile(waits, 0.5),
+        "p95_queue_wait_ms": percentile(waits, 0.95),
     }
 
 
@@ -153,6 +165,25 @@ def _live_errors(live: LiveWindow) -> dict[int, str]:
     return {workflow_id: error for workflow_id, (_, error) in latest.items()}
 
 
+def _summary(now: datetime, live: LiveWindow) -> dict[str, Any]:
+    workflows = AutomationWorkflow.objects.aggregate(
+        total=Count("id"), active=Count("id", filter=Q(is_active=True))
+    )
+    return {
+        "workflows": workflows,
+        "executions": _counters(None, now, live),
+        "health": health.system_health(),
+    }
+
+
+def stats_summary(*, now: datetime | None = None) -> dict[str, Any]:
+    """The part of ``stats_overview`` a live header shows: workflow counts, execution counters
+    and times, and system health; without the timelines, rankings and activity, so it is cheap
+    enough to poll as often as the pages' live parts."""
+    now = now or timezone.now()
+    return _summary(now, live_window(now=now))
+
+
 def stats_overview(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything ``GET stats`` shows: workflows, execution counters and times, hourly (24 h)
     and daily (30 d) timelines, the workflows failing most over the last 30 days, recent
@@ -164,19 +195,17 @@ def stats_overview(*, now: datetime | None = None) -> dict[str, Any]:
     """
     now = now or timezone.now()
     live = live_window(now=now)
-    workflows = AutomationWorkflow.objects.aggregate(
-        total=Count("id"), active=Count("id", filter=Q(is_active=True))
-    )
+    summary = _summary(now, live)
     return {
-        "workflows": workflows,
-        "executions": _counters(None, now, live),
+        "workflows": summary["workflows"],
+        "executions": summary["executions"],
         "timeline": {
             "hourly": hourly(workflow_id=None, hours=24, now=now, live=live),
             "daily": daily(workflow_id=None, days=30, now=now, live=live),
         },
         "top_failing_workflows": _top_failing(now, live),
         "recent_activity": activity_feed(limit=RECENT_ACTIVITY)["results"],
-        "health": health.system_health(),
+        "health": summary["health"],
     }
 
 

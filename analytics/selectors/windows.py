@@ -46,3 +46,24 @@ def executions_queued_count() -> int:
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
         status=ExecutionStatus.QUEUED,
     ).count()
+
+
+def executions_oldest_wait_s() -> float | None:
+    """How long the longest-waiting due execution has waited for a worker, in seconds; None when
+    none waits. Executions parked by their workflow's ``max_concurrency`` wait by design and are
+    left out."""
+    now = timezone.now()
+    oldest = (
+        AutomationExecution.objects.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            status=ExecutionStatus.QUEUED,
+            concurrency_limited=False,
+        )
+        .order_by("created_at")
+        .values_list("created_at", "next_attempt_at")
+        .first()
+    )
+    if oldest is None:
+        return None
+    since = max(moment for moment in oldest if moment is not None)
+    return round(max(0.0, (now - since).total_seconds()), 1)

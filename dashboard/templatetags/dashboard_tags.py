@@ -2,10 +2,13 @@
 refresh intervals from settings."""
 
 import json
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django import template
 from django.conf import settings
+from django.utils.dateparse import parse_datetime
 
 from dashboard.approvals import Approval, approval_of
 from workflows.selectors import success_rate
@@ -18,7 +21,7 @@ TONES = {
         "completed", "succeeded", "sent", "ok", "active", "verified", "delivered", "published",
         "approved",
     ),
-    "bad": ("failed", "down", "critical", "error", "unverified", "rejected", "fail"),
+    "bad": ("failed", "down", "critical", "error", "unverified", "rejected", "fail", "lost"),
     "info": ("running", "queued", "pending", "retrying", "info", "draft", "run"),
     "warn": ("degraded", "warning", "throttled", "cancel requested", "waiting"),
 }  # fmt: skip
@@ -73,3 +76,20 @@ def pretty_json(value: Any) -> str:
 def approval(step: Any) -> Approval | None:
     """An approval step's question and decision (dashboard.approvals); None for other steps."""
     return approval_of(step)
+
+
+@register.filter
+def notification_href(link: str) -> str:
+    """Where a notification's link may take the user: a dashboard page by its path (so it
+    works whatever host the link was written with), another web page as is, or nowhere ("")
+    for anything that is not http(s)."""
+    parts = urlsplit(link or "")
+    if parts.path.startswith("/dashboard/") and parts.scheme in ("", "http", "https"):
+        return urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+    return link if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+@register.filter
+def iso_datetime(value: Any) -> datetime | None:
+    """An ISO 8601 text (as attempt histories keep times) as a datetime, for the date filter."""
+    return parse_datetime(value) if isinstance(value, str) else None

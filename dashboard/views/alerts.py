@@ -1,16 +1,17 @@
-"""The Alerts tab: alert rules with their counters and a test button, the delivery log, the
-signed-in user's notifications, and connections (create, verify). Secrets are never shown: lists
-do not even load them, and the connection form never fills them back in."""
+"""The Alerts tab: alert rules (create, edit) with their counters and a test button, the delivery
+log, the signed-in user's notifications, and connections (create, verify). Secrets are never
+shown: lists do not even load them, and the connection form never fills them back in."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from alerts.services.alerts import alert_test
-from alerts.services.notifications import notification_mark_read
+from alerts.models import AutomationAlert
+from alerts.services.alerts import alert_create, alert_test, alert_update
+from alerts.services.notifications import notification_mark_read, notifications_mark_all_read
 from dashboard import selectors
-from dashboard.forms import ConnectionForm
+from dashboard.forms import AlertForm, ConnectionForm
 from dashboard.views.access import staff_required
 from dashboard.views.common import paginate
 from integrations.crypto import DecryptionError
@@ -41,12 +42,48 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
     return render(request, "dashboard/alerts/detail.html", {**TAB, "alert": alert, "page": page})
 
 
+def _alert_form(request: HttpRequest, alert: AutomationAlert | None) -> HttpResponse | AlertForm:
+    """The form page (again, with errors beside the fields), or the valid form."""
+    form = AlertForm(
+        request.POST if request.method == "POST" else None,
+        instance=alert,
+        workflows=selectors.workflow_choices(),
+        connections=selectors.connection_choices(),
+    )
+    if form.is_bound and form.is_valid():
+        return form
+    status = 400 if form.is_bound else 200
+    context = {**TAB, "form": form, "alert": alert}
+    return render(request, "dashboard/alerts/form.html", context, status=status)
+
+
+@staff_required
+def alert_new(request: HttpRequest) -> HttpResponse:
+    result = _alert_form(request, None)
+    if isinstance(result, HttpResponse):
+        return result
+    alert = alert_create(data=result.validated_data)
+    messages.success(request, f"Created alert rule “{alert.name}”.")
+    return redirect("dashboard:alert-detail", alert.pk)
+
+
+@staff_required
+def alert_edit(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = selectors.alert_get(alert_id=alert_id)
+    result = _alert_form(request, alert)
+    if isinstance(result, HttpResponse):
+        return result
+    alert = alert_update(alert=alert, data=result.validated_data)
+    messages.success(request, f"Saved alert rule “{alert.name}”.")
+    return redirect("dashboard:alert-detail", alert.pk)
+
+
 @staff_required
 @require_POST
 def alert_test_view(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = selectors.alert_get(alert_id=alert_id)
     try:
-        outcome = alert_test(alert=alert)
+        outcome = alert_test(alert=alert, request=request)
     except DecryptionError:
         messages.error(request, f"Test of “{alert.name}”: its connection's secrets are unreadable.")
     else:
@@ -63,6 +100,14 @@ def alert_test_view(request: HttpRequest, alert_id: int) -> HttpResponse:
 def notification_read(request: HttpRequest, notification_id: int) -> HttpResponse:
     notification = selectors.notification_get(user=request.user, notification_id=notification_id)
     notification_mark_read(notification=notification)
+    return redirect("dashboard:alerts")
+
+
+@staff_required
+@require_POST
+def notifications_read_all(request: HttpRequest) -> HttpResponse:
+    count = notifications_mark_all_read(user=request.user)
+    messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} read.")
     return redirect("dashboard:alerts")
 
 

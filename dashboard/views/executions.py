@@ -11,13 +11,16 @@ from analytics.selectors import timeline_hourly
 from dashboard import selectors
 from dashboard.approvals import approval_pending
 from dashboard.chart import hourly_chart
-from dashboard.forms import DecisionForm
+from dashboard.forms import DecisionForm, RunAgainForm
+from dashboard.graph import workflow_graph
 from dashboard.views.access import staff_required
 from dashboard.views.common import paginate
-from workflows.models import AutomationExecution, ExecutionStatus
+from workflows.models import AutomationExecution, ExecutionStatus, TriggerType
+from workflows.services.bulk import BULK_LIMIT
 from workflows.services.executions import (
     ExecutionConflict,
     execution_cancel,
+    execution_create,
     execution_decide,
     execution_retry,
 )
@@ -36,6 +39,8 @@ def _list_context(request: HttpRequest) -> dict[str, object]:
         "page": page,
         "rows": page.object_list,
         "poll": True,
+        "selectable": True,
+        "bulk_limit": BULK_LIMIT,
         "query": query.urlencode(),
     }
 
@@ -57,13 +62,24 @@ def execution_rows(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(
-    execution: AutomationExecution, decision_form: DecisionForm | None = None
+    execution: AutomationExecution,
+    decision_form: DecisionForm | None = None,
+    again_form: RunAgainForm | None = None,
 ) -> dict[str, object]:
+    definition = execution.definition if isinstance(execution.definition, dict) else {}
+    graph = workflow_graph(
+        trigger=definition.get("trigger") or {},
+        schedule="",
+        actions=definition.get("actions") or [],
+        statuses={step.step_id: step.status for step in execution.steps.all()},
+    )
     return {
         **TAB,
         "execution": execution,
+        "graph": graph,
         "approval": approval_pending(execution),
         "decision_form": decision_form or DecisionForm(),
+        "again_form": again_form or RunAgainForm(initial={"payload": execution.trigger_payload}),
     }
 
 
@@ -108,6 +124,25 @@ def execution_retry_view(request: HttpRequest, execution_id: int) -> HttpRespons
 @require_POST
 def execution_cancel_view(request: HttpRequest, execution_id: int) -> HttpResponse:
     return _act(request, execution_id, "cancel")
+
+
+@staff_required
+@require_POST
+def execution_run_again(request: HttpRequest, execution_id: int) -> HttpResponse:
+    """A new manual execution of the same workflow (as it is now) with the edited payload, then
+    follow it live; a payload that is not a JSON object is a 400 with the error beside it."""
+    execution = selectors.execution_get(execution_id=execution_id)
+    form = RunAgainForm(request.POST)
+    if not form.is_valid():
+        page = _detail_context(execution, again_form=form)
+        return render(request, "dashboard/executions/detail.html", page, status=400)
+    created, _ = execution_create(
+        workflow=execution.workflow,
+        trigger_type=TriggerType.MANUAL,
+        payload=form.cleaned_data["payload"],
+    )
+    messages.success(request, f"Queued execution #{created.pk}, a new run of #{execution.pk}.")
+    return redirect("dashboard:execution-detail", created.pk)
 
 
 def _decide(request: HttpRequest, execution_id: int, *, approved: bool) -> HttpResponse:

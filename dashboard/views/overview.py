@@ -7,10 +7,11 @@ from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from analytics.selectors import stats_overview
-from config.security import content_security_policy
+from analytics.selectors import stats_overview, stats_summary
+from core.security import content_security_policy
 from dashboard import selectors
 from dashboard.views.access import View, signed_in_required, staff_required
 
@@ -41,10 +42,12 @@ class SignInView(LoginView):
         return reverse("dashboard:workflows" if self.request.user.is_staff else "dashboard:widget")
 
 
+@never_cache
 @staff_required
 def stats_header(request: HttpRequest) -> HttpResponse:
-    """The header's live numbers and health; the page polls it."""
-    return render(request, "dashboard/partials/stats_header.html", {"stats": stats_overview()})
+    """The header's live numbers and health; the page polls it as often as its live parts
+    (DASHBOARD_LIVE_REFRESH_S), so a run that finished below is not still queued above."""
+    return render(request, "dashboard/partials/stats_header.html", {"stats": stats_summary()})
 
 
 def _widget_context() -> dict[str, object]:

@@ -1,5 +1,6 @@
-"""The Workflows tab: list, detail with stats and revisions, create, edit, run, test with a payload
-(a dry run), activate / deactivate, delete. Revisions have their own module."""
+"""The Workflows tab: list, detail with stats and revisions, run, test with a payload (a dry
+run), activate / deactivate, delete. Create and edit (the editor) and revisions have their own
+modules."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -9,27 +10,16 @@ from django.views.decorators.http import require_POST
 from analytics.selectors import workflow_stats_detail
 from dashboard import selectors
 from dashboard.chart import hourly_chart
-from dashboard.forms import DryRunForm, PayloadForm, WorkflowForm
+from dashboard.forms import DryRunForm, PayloadForm
+from dashboard.graph import workflow_graph
 from dashboard.views.access import staff_required
 from dashboard.views.common import paginate
 from workflows.models import TriggerType
 from workflows.services.dry_run import workflow_dry_run
 from workflows.services.executions import execution_create
-from workflows.services.workflows import (
-    workflow_create,
-    workflow_delete,
-    workflow_set_active,
-    workflow_update,
-)
+from workflows.services.workflows import workflow_delete, workflow_set_active
 
 TAB = {"tab": "workflows"}
-
-
-def _form_page(request: HttpRequest, form: WorkflowForm) -> HttpResponse:
-    """The form again, with its errors beside the fields (400 when it was sent and refused)."""
-    status = 400 if form.is_bound else 200
-    context = {**TAB, "form": form, "workflow": form.instance}
-    return render(request, "dashboard/workflows/form.html", context, status=status)
 
 
 @staff_required
@@ -42,44 +32,27 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
 def workflow_detail(request: HttpRequest, workflow_id: int) -> HttpResponse:
     workflow = selectors.workflow_get(workflow_id=workflow_id)
     stats = workflow_stats_detail(workflow=workflow)
+    executions = selectors.executions_of_workflow(workflow=workflow)
+    last = executions[0] if executions else None
+    graph = workflow_graph(
+        trigger=workflow.trigger,
+        schedule=workflow.schedule,
+        actions=workflow.actions,
+        statuses=selectors.step_statuses(execution_id=last.pk) if last else {},
+    )
     context = {
         **TAB,
         "workflow": workflow,
         "stats": stats,
         "chart": hourly_chart(stats["timeline"]["hourly"]),
-        "executions": selectors.executions_of_workflow(workflow=workflow),
+        "executions": executions,
+        "last_execution": last,
+        "graph": graph,
         "revisions": selectors.revisions_recent(workflow=workflow),
         "run_form": PayloadForm(),
         "test_form": DryRunForm(),
     }
     return render(request, "dashboard/workflows/detail.html", context)
-
-
-@staff_required
-def workflow_new(request: HttpRequest) -> HttpResponse:
-    form = WorkflowForm(request.POST if request.method == "POST" else None)
-    if not form.is_bound or not form.is_valid():
-        return _form_page(request, form)
-    data = form.validated_data
-    workflow = workflow_create(
-        data=data, user=request.user, change_note=data.get("change_note", "")
-    )
-    messages.success(request, f"Created workflow “{workflow.name}”.")
-    return redirect("dashboard:workflow-detail", workflow.pk)
-
-
-@staff_required
-def workflow_edit(request: HttpRequest, workflow_id: int) -> HttpResponse:
-    workflow = selectors.workflow_get(workflow_id=workflow_id)
-    form = WorkflowForm(request.POST if request.method == "POST" else None, instance=workflow)
-    if not form.is_bound or not form.is_valid():
-        return _form_page(request, form)
-    data = form.validated_data
-    workflow = workflow_update(
-        workflow=workflow, data=data, user=request.user, change_note=data.get("change_note", "")
-    )
-    messages.success(request, f"Saved workflow “{workflow.name}” (version {workflow.version}).")
-    return redirect("dashboard:workflow-detail", workflow.pk)
 
 
 @staff_required

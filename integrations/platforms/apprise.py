@@ -1,9 +1,11 @@
 """Apprise (optional extra ``apprise``): ``credentials.url``, any URL Apprise knows.
 
 Apprise has no call that checks without sending, so verify sends a test notification. Apprise does
-its own network I/O, outside integrations.http; for the generic targets whose host the user picks
-(json://, xml://, form:// and their TLS forms) the host is vetted by the same SSRF rules first.
-Known services (tgram://, slack://, …) talk to their fixed public APIs.
+its own network I/O (requests, smtplib, …), outside http_request: every target, whatever its scheme
+(json://, ntfy://, gotify://, mmost://, matrix://, mailto://, tgram://, …), is sent inside
+integrations.http.sockets_guarded, which vets each address at the moment a socket connects to it,
+by the same rules and OUTBOUND_ALLOWED_HOSTS as every other outbound request. A refused address
+fails the send, permanently.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import importlib.util
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from integrations.http import check_host
+from integrations.http import OutboundRefused, sockets_guarded
 from integrations.platforms.base import (
     TEST_MESSAGE,
     Errors,
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
     from integrations.models import IntegrationConnection
 
 NOT_INSTALLED = "apprise is not installed (pip install 'workflow-orchestration[apprise]')"
-USER_CHOSEN_HOSTS = {"json", "jsons", "xml", "xmls", "form", "forms"}
 SEVERITY_TYPES = {"info": "info", "warning": "warning", "critical": "failure"}
 # How long a notification may wait for a slot of the connection's rate limit.
 THROTTLE_TIMEOUT_S = 15.0
@@ -40,6 +41,7 @@ def apprise_installed() -> bool:
 class Apprise(Platform):
     name = "apprise"
     label = "Apprise"
+    credential_keys = frozenset({"url"})
 
     def check_fields(
         self, errors: Errors, credentials: Mapping[str, Any], webhook_url: str,
@@ -63,20 +65,30 @@ class Apprise(Platform):
         plugin = _plugin(url)
         if plugin is None:
             return SendResult(False, None, "Apprise does not recognise credentials.url")
-        if url.split("://", 1)[0].lower() in USER_CHOSEN_HOSTS:
-            check_host(plugin.host, plugin.port or (443 if plugin.secure else 80))
         connection_throttle(connection, timeout_s=THROTTLE_TIMEOUT_S)
+        # One service, sent in order (not in Apprise's thread pool): the guard is per context.
+        plugin.asset.async_mode = False
         notifier = apprise.Apprise()
         notifier.add(plugin)
-        with apprise.LogCapture(level=apprise.logging.WARNING) as log:
-            ok = notifier.notify(
-                body="\n".join(part for part in (message.text, message.url) if part),
-                title=message.title,
-                notify_type=SEVERITY_TYPES.get(message.severity, "info"),
-            )
+        with (
+            apprise.LogCapture(level=apprise.logging.WARNING) as log,
+            sockets_guarded(str(plugin.host or "")) as guard,
+        ):
+            try:
+                ok = bool(
+                    notifier.notify(
+                        body="\n".join(part for part in (message.text, message.url) if part),
+                        title=message.title,
+                        notify_type=SEVERITY_TYPES.get(message.severity, "info"),
+                    )
+                )
+            except OutboundRefused:  # a plugin that lets connection errors through
+                ok = False
             reasons = log.getvalue().strip()
         if ok:
             return SendResult(True, None, "sent")
+        if guard.refused:
+            return SendResult(False, None, guard.refused[0], retryable=False)
         detail = f"Apprise could not send: {reasons[-300:] or 'no reason given'}"
         return SendResult(False, None, detail, retryable=True)
 

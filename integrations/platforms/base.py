@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from rest_framework.exceptions import ValidationError
 
+from core.strict import unknown_keys_errors
 from integrations.http import OutboundError, OutboundResponse
 from integrations.redaction import redact, secrets_of
 
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
     from integrations.models import IntegrationConnection
 
 DETAIL_CHARS = 300
+# Every connection can lend HTTP auth to an api_call step (integrations.services
+# connection_auth_headers), whatever its platform: these keys are known on all of them.
+HTTP_AUTH_CREDENTIALS = frozenset({"token", "username", "password"})
+HTTP_AUTH_CONFIG = frozenset({"auth_header"})
 _URL = URLValidator(schemes=["http", "https"])
 TEST_MESSAGE = "Connection test from workflow orchestration: this connection works."
 
@@ -54,8 +59,12 @@ class SendResult:
     retryable: bool = False
 
 
-def status_retryable(status: int) -> bool:
-    return status == 429 or status >= 500
+def failure_public(status: int | None, detail: str) -> str:
+    """What a failed send or verify may say where plain users and logs read it (a step's error):
+    the HTTP status when the platform answered, as its detail may quote the answer's body; the
+    detail itself when nothing answered (refused, timed out, not configured). The full detail
+    stays in the step's output, for staff."""
+    return f"answered {status}" if status is not None else detail
 
 
 def snippet(response: OutboundResponse) -> str:
@@ -67,18 +76,39 @@ class Platform:
     label: ClassVar[str]
     # The documented API root, replaced by config.api_base_url when set ("" when there is none).
     api_root: ClassVar[str] = ""
+    # The keys this platform reads from credentials and config (SPEC §8), beside the HTTP auth
+    # ones every platform knows; any other key is refused, naming the one to use when
+    # ``key_hints`` or its snake_case spelling knows it.
+    credential_keys: ClassVar[frozenset[str]] = frozenset()
+    config_keys: ClassVar[frozenset[str]] = frozenset()
+    key_hints: ClassVar[dict[str, str]] = {}
 
     def validate(
         self, credentials: Mapping[str, Any], webhook_url: str, config: Mapping[str, Any]
     ) -> None:
         """Raise ValidationError naming each missing or malformed field; return when usable."""
         errors = Errors()
+        self._unknown_keys(errors, "credentials", credentials, self.known_credentials())
+        self._unknown_keys(errors, "config", config, self.known_config())
         if config.get("api_base_url"):
             errors.url("config.api_base_url", str(config["api_base_url"]))
         if webhook_url:
             errors.url("webhook_url", webhook_url)
         self.check_fields(errors, credentials, webhook_url, config)
         errors.raise_if_any()
+
+    def known_credentials(self) -> frozenset[str]:
+        return self.credential_keys | HTTP_AUTH_CREDENTIALS
+
+    def known_config(self) -> frozenset[str]:
+        return self.config_keys | HTTP_AUTH_CONFIG | ({"api_base_url"} if self.api_root else set())
+
+    def _unknown_keys(
+        self, errors: Errors, prefix: str, given: Mapping[str, Any], known: frozenset[str]
+    ) -> None:
+        for key, messages in unknown_keys_errors(given, known, self.key_hints).items():
+            for message in messages:
+                errors.add(f"{prefix}.{key}", message.replace("field", f"{prefix} key", 1))
 
     def check_fields(
         self,

@@ -35,6 +35,8 @@ class GitHub(Platform):
     name = "github"
     label = "GitHub"
     api_root = "https://api.github.com"
+    config_keys = frozenset({"repo"})
+    key_hints = {"repository": "repo"}
 
     def check_fields(
         self, errors: Errors, credentials: Mapping[str, Any], webhook_url: str,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from integrations.http import OutboundResponse
+from integrations.http import OutboundResponse, status_retryable
 from integrations.platforms.base import (
     TEST_MESSAGE,
     Errors,
@@ -20,7 +20,6 @@ from integrations.platforms.base import (
     SendResult,
     VerifyResult,
     snippet,
-    status_retryable,
 )
 from integrations.ratelimits.throttle import connection_request
 
@@ -37,6 +36,7 @@ class Slack(Platform):
     name = "slack"
     label = "Slack"
     api_root = "https://slack.com/api"
+    config_keys = frozenset({"channel"})
 
     def check_fields(
         self, errors: Errors, credentials: Mapping[str, Any], webhook_url: str,

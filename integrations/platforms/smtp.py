@@ -59,6 +59,8 @@ class _PinnedSMTPSSL(smtplib.SMTP_SSL):
 class Smtp(Platform):
     name = "smtp"
     label = "SMTP (email)"
+    config_keys = frozenset({"host", "port", "use_tls", "username", "from_email", "recipients"})
+    key_hints = {"user": "username", "from": "from_email", "tls": "use_tls"}
 
     def check_fields(
         self, errors: Errors, credentials: Mapping[str, Any], webhook_url: str,

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from integrations.http import status_retryable
 from integrations.platforms.base import (
     Errors,
     Message,
     Platform,
     SendResult,
     VerifyResult,
-    status_retryable,
 )
 from integrations.ratelimits.throttle import connection_request
 
@@ -31,6 +31,9 @@ class Telegram(Platform):
     name = "telegram"
     label = "Telegram"
     api_root = "https://api.telegram.org"
+    credential_keys = frozenset({"bot_token"})
+    config_keys = frozenset({"chat_id"})
+    key_hints = {"botToken": "bot_token", "chatId": "chat_id", "chat": "chat_id"}
 
     def check_fields(
         self, errors: Errors, credentials: Mapping[str, Any], webhook_url: str,

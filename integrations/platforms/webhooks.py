@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from integrations.http import OutboundResponse
+from integrations.http import OutboundResponse, status_retryable
 from integrations.platforms.base import (
     Errors,
     Message,
@@ -20,7 +20,6 @@ from integrations.platforms.base import (
     SendResult,
     VerifyResult,
     snippet,
-    status_retryable,
 )
 from integrations.ratelimits.throttle import connection_request
 from integrations.signing import SIGNATURE_HEADER, signature_header
@@ -50,6 +49,8 @@ def signed_post(
 class Webhook(Platform):
     name = "webhook"
     label = "Webhook"
+    credential_keys = frozenset({"signing_secret"})
+    key_hints = {"secret": "signing_secret", "webhook_secret": "signing_secret"}
 
     def check_fields(
         self, errors: Errors, credentials: Mapping[str, Any], webhook_url: str,

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
 
-from integrations.models import ConnectionRateWindow
+from integrations.ratelimits.models import ConnectionRateWindow
 from integrations.ratelimits.rates import Rate
 
 # A request is counted from when its slot is granted; the server counts it when it arrives, a few

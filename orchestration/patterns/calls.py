@@ -8,19 +8,23 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-import jmespath
 from django.conf import settings
 from jmespath.exceptions import JMESPathError
 
-from integrations.http import OutboundError, OutboundResponse, http_request
+from integrations.http import (
+    OutboundError,
+    OutboundResponse,
+    http_request,
+    response_body,
+    status_retryable,
+)
+from integrations.redaction import url_redacted
 from orchestration.patterns.retry import TIMEOUT, RetryStrategy
-from workflows.actions.api_call import response_body, status_retryable
+from workflows.extract import extract_values
 from workflows.templating import params_render
 
 SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"
-_ERROR_BODY_CHARS = 200
 
 Sleep = Callable[[float], None]
 
@@ -87,9 +91,8 @@ class PreparedCall:
 
     @property
     def label(self) -> str:
-        """Method and URL without its query string, which may carry secrets."""
-        parts = urlsplit(self.url)
-        return f"{self.method} {parts.scheme}://{parts.netloc}{parts.path}"
+        """Method and URL without query values or userinfo, which may carry secrets."""
+        return f"{self.method} {url_redacted(self.url)}"
 
 
 def call_prepare(
@@ -162,13 +165,14 @@ def _from_response(call: PreparedCall, response: OutboundResponse) -> CallOutcom
     body = response_body(response)
     code = response.status_code
     try:
-        extracted = {name: jmespath.search(path, body) for name, path in call.extract.items()}
+        extracted = extract_values(call.extract, body)
     except JMESPathError as exc:
         error = f"extract failed on the response of {call.label}: {exc}"
         return CallOutcome(FAILED, code, output={"body": body, "extracted": {}}, error=error)
     output = {"body": body, "extracted": extracted}
     if 200 <= code < 300:
         return CallOutcome(SUCCEEDED, code, output=output)
-    snippet = response.text[:_ERROR_BODY_CHARS]
-    error = f"HTTP {code} from {call.label}: {snippet}"
+    # The body is in the call's output (staff read runs); the error, which an orchestrate step
+    # passes on to its execution, quotes none of it.
+    error = f"HTTP {code} from {call.label}"
     return CallOutcome(FAILED, code, output=output, error=error, retryable=status_retryable(code))

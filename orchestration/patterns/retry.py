@@ -4,6 +4,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from workflows.retry import backoff_s
+
 BACKOFFS = ("fixed", "exponential")
 DEFAULT_RETRY_ON: tuple[int | str, ...] = (429, 500, 502, 503, 504, "timeout")
 # A run is one task on one worker, which sleeps between attempts: waits stay short.
@@ -36,6 +38,6 @@ class RetryStrategy:
 
     def delay_after(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based), at most a minute."""
-        if self.backoff == "fixed":
-            return min(self.delay_s, MAX_DELAY_S)
-        return min(self.delay_s * 2 ** (attempt - 1), MAX_DELAY_S)
+        return backoff_s(
+            attempt, delay_s=self.delay_s, max_delay_s=MAX_DELAY_S, backoff=self.backoff
+        )

@@ -5,8 +5,8 @@ import hmac
 
 import pytest
 
-from alerts.services import dispatch as alerts_dispatch
-from workflows.services import dispatch as workflows_dispatch
+from alerts.services.deliveries import DELIVER_TASK
+from workflows.dispatch import Dispatcher
 
 SIGNING_SECRET = "whsec-alerts-4f1b2c9d"
 
@@ -16,12 +16,14 @@ def sent_deliveries(monkeypatch) -> list[tuple[int, float | None]]:
     """(delivery id, countdown) of every alerts.deliver message, instead of sending it; the
     engine's own wake-up messages are dropped (these tests run executions in-process)."""
     sent: list[tuple[int, float | None]] = []
-    monkeypatch.setattr(
-        alerts_dispatch,
-        "_send",
-        lambda delivery_id, countdown: sent.append((delivery_id, countdown)),
-    )
-    monkeypatch.setattr(workflows_dispatch, "_send", lambda execution_id, countdown: None)
+
+    def publish(
+        dispatcher: Dispatcher, pk: int, marked: object, countdown: float | None, control: bool
+    ) -> None:
+        if dispatcher.task == DELIVER_TASK:
+            sent.append((pk, countdown))
+
+    monkeypatch.setattr(Dispatcher, "_publish", publish)
     return sent
 
 

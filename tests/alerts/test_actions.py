@@ -130,7 +130,8 @@ def test_notify_retries_a_503_and_fails_on_a_404(httpserver):
     failed = step(execution)
     assert failed.attempts == 2  # the 404 is permanent: no third try
     assert failed.output["response"]["delivered"] is False
-    assert "no_service" in failed.error_message
+    assert failed.error_message == "notify via slack failed: answered 404"
+    assert "no_service" in failed.output["response"]["detail"]
 
 
 def test_notify_params_name_an_unknown_connection():

@@ -6,10 +6,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.core.exceptions import ImproperlyConfigured
 
+from alerts.channel_registry import CHANNELS, UnknownChannel, channel_get
 from alerts.channels.base import Message, Target
-from alerts.channels.registry import CHANNELS, UnknownChannel, channel_get
-from alerts.email_config import email_url_settings
 from alerts.models import AutomationAlert, Notification
+from core.email_url import email_url_settings
 from tests.factories import ConnectionFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]

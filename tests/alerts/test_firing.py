@@ -161,16 +161,18 @@ def test_a_window_longer_than_a_countdown_is_left_to_the_sweep(run_execution, se
 
 
 def test_the_sweep_resends_a_due_delivery_whose_message_was_lost(
-    run_execution, sent_deliveries, django_capture_on_commit_callbacks
+    run_execution, sent_deliveries, django_capture_on_commit_callbacks, settings
 ):
     AlertFactory()
     run_execution(WorkflowFactory(actions=FAILING_ACTIONS))
     delivery_id = sent_deliveries[0][0]
-    AlertDelivery.objects.filter(pk=delivery_id).update(
-        dispatched_at=timezone.now() - timedelta(minutes=5)
-    )
+    now = timezone.now()
+    AlertDelivery.objects.filter(pk=delivery_id).update(dispatched_at=now - timedelta(minutes=5))
+    # The sweep presumes a message lost once it has seen it gone for the whole grace period.
+    assert delivery_sweep(now=now) == 0
+    later = now + timedelta(seconds=settings.EXECUTION_REQUEUE_AFTER_S + 1)
     with django_capture_on_commit_callbacks(execute=True):
-        assert delivery_sweep() == 1
+        assert delivery_sweep(now=later) == 1
     assert sent_deliveries[-1] == (delivery_id, None)
 
 

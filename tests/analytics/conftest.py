@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics.health import health_cache_clear
+from analytics.selectors.health import health_cache_clear
 from tests.factories import ExecutionFactory, ExecutionStepFactory, WorkflowFactory
 
 # A fixed "now" for the data set: 14:30 UTC, so the live window starts at 13:00.

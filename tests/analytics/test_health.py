@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from analytics import health
-from analytics.health import health_cache_clear, system_health
 from analytics.models import Heartbeat
+from analytics.selectors import health
+from analytics.selectors.health import health_cache_clear, system_health
 from analytics.services import heartbeat_stamp
 from tests.conftest import wait_for
 from tests.factories import WorkflowFactory
@@ -109,14 +109,19 @@ def test_a_broker_password_never_shows_in_the_report(settings):
 
 @pytest.mark.django_db
 def test_the_queue_counts_queued_executions_and_broker_messages(
-    django_capture_on_commit_callbacks,
+    django_capture_on_commit_callbacks, settings
 ):
     with django_capture_on_commit_callbacks(execute=True):
         execution_create(workflow=WorkflowFactory(), trigger_type="manual", payload={})
     queue = system_health()["components"]["queue"]
     assert queue["queued_executions"] == 1
     assert queue["broker_queue_length"] >= 1
-    assert queue["detail"] == "1 executions queued"
+    bulk = next(
+        lane for lane in queue["lanes"] if lane["name"] == settings.CELERY_TASK_DEFAULT_QUEUE
+    )
+    assert bulk["length"] >= 1
+    assert bulk["oldest_age_s"] is not None
+    assert queue["detail"].startswith("1 executions queued, oldest waiting")
 
 
 @pytest.mark.worker
@@ -183,3 +188,29 @@ def test_a_stale_result_is_answered_at_once_while_it_is_refreshed(settings, monk
     assert stale["cached_s_ago"] >= 0.05
     wait_for(lambda: probe.calls == 2, timeout_s=5)
     wait_for(lambda: all(t.name != "health-refresh" for t in threading.enumerate()), timeout_s=5)
+
+
+@pytest.mark.django_db
+def test_work_waiting_past_the_lag_limit_makes_the_system_degraded(settings):
+    settings.QUEUE_LAG_DEGRADED_S = 60
+    execution, _ = execution_create(workflow=WorkflowFactory(), trigger_type="manual", payload={})
+    type(execution).objects.filter(pk=execution.pk).update(
+        created_at=timezone.now() - timedelta(seconds=90)
+    )
+    report = system_health()
+    queue = report["components"]["queue"]
+    assert not queue["ok"]
+    assert queue["oldest_queued_age_s"] >= 90
+    assert "QUEUE_LAG_DEGRADED_S" in queue["detail"]
+    assert report["status"] in ("degraded", "down")
+
+
+@pytest.mark.django_db
+def test_executions_parked_by_max_concurrency_are_not_lag(settings):
+    settings.QUEUE_LAG_DEGRADED_S = 60
+    workflow = WorkflowFactory(max_concurrency=1)
+    execution, _ = execution_create(workflow=workflow, trigger_type="manual", payload={})
+    type(execution).objects.filter(pk=execution.pk).update(
+        created_at=timezone.now() - timedelta(seconds=90)
+    )
+    assert system_health()["components"]["queue"]["oldest_queued_age_s"] is None

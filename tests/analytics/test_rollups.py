@@ -14,7 +14,7 @@ from analytics.tasks import refresh_rollups
 from tests.analytics.conftest import NOW, at, execution
 from tests.factories import WorkflowFactory
 from workflows.models import AutomationExecution
-from workflows.services.executions import execution_prune
+from workflows.services.housekeeping import execution_prune
 from workflows.services.workflows import workflow_delete
 
 pytestmark = pytest.mark.django_db

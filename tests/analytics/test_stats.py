@@ -14,6 +14,7 @@ import pytest
 
 from analytics.selectors import (
     stats_overview,
+    stats_summary,
     timeline_daily,
     timeline_hourly,
     workflow_stats_detail,
@@ -47,6 +48,13 @@ def test_the_overview_counts_workflows_and_executions_by_status(rolled_up):
             ("total", "queued", "running", "completed", "failed", "cancelled")} == {
         "total": 12, "queued": 1, "running": 1, "completed": 4, "failed": 5, "cancelled": 1,
     }  # fmt: skip
+
+
+def test_the_summary_is_the_overviews_counters_and_health_without_the_rest(rolled_up):
+    summary, overview = stats_summary(now=NOW), stats_overview(now=NOW)
+    assert set(summary) == {"workflows", "executions", "health"}
+    assert summary["workflows"] == overview["workflows"]
+    assert summary["executions"] == overview["executions"]
 
 
 def test_last_24h_counts_executions_created_since_this_time_yesterday(rolled_up):
@@ -214,3 +222,16 @@ def test_waiting_executions_are_counted_live_and_left_out_of_the_rate(db):
     executions = stats_overview(now=NOW)["executions"]
     assert (executions["waiting"], executions["total"]) == (1, 2)
     assert executions["success_rate"] == 1.0
+
+
+def test_the_wait_for_a_worker_is_reported_apart_from_the_active_time(db):
+    workflow = WorkflowFactory()
+    for waited_s in (1, 2, 30):
+        row = execution(workflow, "completed", NOW - timedelta(hours=1), took_ms=40)
+        type(row).objects.filter(pk=row.pk).update(
+            created_at=row.started_at - timedelta(seconds=waited_s)
+        )
+    executions = stats_overview(now=NOW)["executions"]
+    assert executions["p95_execution_time_ms"] == 40
+    assert executions["p50_queue_wait_ms"] == 2000
+    assert executions["p95_queue_wait_ms"] == 30000

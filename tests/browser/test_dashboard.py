@@ -99,6 +99,7 @@ def test_a_workflow_created_through_the_form_runs_to_completed_without_a_reload(
     sign_in(page, "staff")
     page.get_by_role("link", name="New workflow").click()
     page.get_by_label("Name").fill("Greeter")
+    page.get_by_role("button", name="Edit as JSON").click()
     page.get_by_label("Actions").fill('[{"id": "greet", "type": "no_such_type", "params": {}}]')
     page.get_by_role("button", name="Create workflow").click()
 

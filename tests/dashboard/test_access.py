@@ -92,3 +92,31 @@ def test_actions_need_the_csrf_token(staff_user):
     assert not AutomationExecution.objects.exists()
     form_page = client.get(f"/dashboard/workflows/{workflow.pk}/run/").content.decode()
     assert 'name="csrfmiddlewaretoken"' in form_page
+
+
+def test_a_missing_object_inside_the_dashboard_is_a_dashboard_page(staff_client):
+    workflow = WorkflowFactory()
+    response = staff_client.get(f"/dashboard/workflows/{workflow.pk}/revisions/99/restore/")
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert "<h1>Not found</h1>" in page
+    assert 'aria-label="Dashboard sections"' in page  # the tabs, for staff
+    assert f"Workflow {workflow.pk} has no revision 99." in page
+
+
+def test_an_unknown_dashboard_address_is_a_dashboard_page_too(staff_client, plain_client):
+    staff_page = staff_client.get("/dashboard/no/such/page/")
+    assert staff_page.status_code == 404
+    assert "<h1>Not found</h1>" in staff_page.content.decode()
+    plain_page = plain_client.get("/dashboard/workflows/12345/revisions/9/restore/")
+    assert plain_page.status_code in (403, 404)
+    unknown = plain_client.get("/dashboard/no/such/page/").content.decode()
+    assert "<h1>Not found</h1>" in unknown
+    assert "Dashboard sections" not in unknown and "status widget" in unknown
+
+
+def test_a_404_outside_the_dashboard_keeps_its_own_answer(staff_client):
+    assert staff_client.get("/api/workflow-orchestration/nothing/").json() == {
+        "detail": "Not found."
+    }
+    assert "Dashboard sections" not in staff_client.get("/nothing-here/").content.decode()

@@ -65,6 +65,17 @@ def test_an_invalid_definition_is_refused_beside_its_field(admin_client):
     assert not AutomationWorkflow.objects.exists()
 
 
+def test_a_sender_that_needs_a_secret_is_refused_in_the_admin_without_one(admin_client):
+    hook = json.dumps({"type": "webhook", "sender": "github"})
+    response = admin_client.post(
+        ADD_URL, with_hidden_inputs(admin_client, ADD_URL, admin_form(trigger=hook))
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.non_field_errors()
+    assert errors[0].startswith("The github sender verifies every delivery")
+    assert not AutomationWorkflow.objects.exists()
+
+
 def test_a_workflow_added_in_the_admin_is_created_by_the_service(admin_client, admin_user):
     hook = json.dumps({"type": "webhook"})
     response = admin_client.post(

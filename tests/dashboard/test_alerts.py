@@ -2,8 +2,9 @@
 notification feed, and connections (create, verify) whose secrets are never shown."""
 
 import json
+import re
 
-from alerts.models import Notification
+from alerts.models import AutomationAlert, Notification
 from integrations.models import IntegrationConnection
 from tests.dashboard.data import SECRET_TOKEN, SECRET_WEBHOOK, dashboard_data_seed
 from tests.factories import (
@@ -12,6 +13,7 @@ from tests.factories import (
     ConnectionFactory,
     NotificationFactory,
     UserFactory,
+    WorkflowFactory,
 )
 
 
@@ -69,6 +71,36 @@ def test_marking_a_notification_read_lowers_the_unread_count(staff_client, staff
     notification.refresh_from_db()
     assert notification.is_read
     assert ">0 unread<" in staff_client.get("/dashboard/alerts/").content.decode()
+
+
+def test_mark_all_read_marks_only_the_users_own_notifications(staff_client, staff_user):
+    NotificationFactory.create_batch(3, user=staff_user)
+    other = NotificationFactory(user=UserFactory(username="someone"))
+    assert "Mark all read" in staff_client.get("/dashboard/alerts/").content.decode()
+    response = staff_client.post("/dashboard/notifications/read-all/", follow=True)
+    page = response.content.decode()
+    assert "Marked 3 notifications read." in page
+    assert ">0 unread<" in page and "Mark all read" not in page
+    assert not Notification.objects.filter(user=staff_user, is_read=False).exists()
+    other.refresh_from_db()
+    assert not other.is_read
+
+
+def test_mark_all_read_is_for_staff_and_by_post_only(client, plain_client, staff_client):
+    assert client.post("/dashboard/notifications/read-all/").status_code == 302
+    assert plain_client.post("/dashboard/notifications/read-all/").status_code == 403
+    assert staff_client.get("/dashboard/notifications/read-all/").status_code == 405
+
+
+def test_a_notification_links_to_its_execution_by_its_dashboard_path(staff_client, staff_user):
+    NotificationFactory(
+        user=staff_user, title="Run failed", link="https://old-host.example/dashboard/executions/9/"
+    )
+    NotificationFactory(user=staff_user, title="Sneaky", link="javascript:alert(1)")
+    page = staff_client.get("/dashboard/alerts/").content.decode()
+    assert '<a class="break-word" href="/dashboard/executions/9/"><strong>Run failed' in page
+    assert "javascript:" not in page
+    assert '<strong class="break-word">Sneaky</strong>' in page
 
 
 def test_another_users_notification_cannot_be_marked(staff_client):
@@ -143,3 +175,80 @@ def test_a_failed_verify_shows_the_reason(staff_client, allow_loopback, httpserv
     assert "“Hook” not verified" in page and ">verify failed<" in page
     connection.refresh_from_db()
     assert not connection.is_verified
+
+
+def alert_form_data(**overrides):
+    data = {
+        "name": "Failures to the team",
+        "workflow": "",
+        "alert_type": "failure",
+        "events": ["execution.failed", "step.failed"],
+        "channel": "in_app",
+        "connection": "",
+        "recipients": "",
+        "severity": "warning",
+        "throttle_s": "60",
+        "slow_threshold_ms": "",
+        "is_active": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_the_alert_form_shows_the_events_as_checkboxes(staff_client):
+    page = staff_client.get("/dashboard/alerts/new/").content.decode()
+    for event in ("execution.failed", "execution.completed", "step.failed", "connection.failed"):
+        assert f'type="checkbox" name="events" value="{event}"' in page
+    assert "<legend>Events</legend>" in page
+
+
+def test_an_alert_rule_is_created_in_the_app(staff_client):
+    workflow = WorkflowFactory(name="Digest")
+    response = staff_client.post(
+        "/dashboard/alerts/new/", alert_form_data(workflow=str(workflow.pk))
+    )
+    alert = AutomationAlert.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/dashboard/alerts/{alert.pk}/"
+    assert alert.events == ["execution.failed", "step.failed"]
+    assert alert.workflow == workflow
+    assert (alert.severity, alert.throttle_s, alert.recipients) == ("warning", 60, [])
+
+
+def test_a_channel_error_appears_beside_its_field(staff_client):
+    response = staff_client.post(
+        "/dashboard/alerts/new/", alert_form_data(channel="email", recipients="")
+    )
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert "recipients" in errors
+    assert not AutomationAlert.objects.exists()
+    page = response.content.decode()
+    assert re.search(r'id="field-recipients".*?class="field-errors"', page, re.S)
+
+
+def test_an_alert_rule_is_edited_in_the_app(staff_client, staff_user):
+    alert = AlertFactory(name="Old", events=["execution.failed"], recipients=["staff"])
+    page = staff_client.get(f"/dashboard/alerts/{alert.pk}/edit/").content.decode()
+    assert re.search(r'value="execution.failed"[^>]*checked', page)
+    assert not re.search(r'value="step.failed"[^>]*checked', page)
+    assert "staff</textarea>" in page
+    response = staff_client.post(
+        f"/dashboard/alerts/{alert.pk}/edit/",
+        alert_form_data(name="New", events=["execution.completed"], recipients="staff"),
+    )
+    assert response.status_code == 302
+    alert.refresh_from_db()
+    assert (alert.name, alert.events, alert.recipients) == (
+        "New",
+        ["execution.completed"],
+        ["staff"],
+    )
+
+
+def test_the_alert_forms_are_for_staff_only(client, plain_client):
+    alert = AlertFactory()
+    for url in ("/dashboard/alerts/new/", f"/dashboard/alerts/{alert.pk}/edit/"):
+        assert client.get(url).status_code == 302
+        assert plain_client.get(url).status_code == 403
+        assert plain_client.post(url, alert_form_data()).status_code == 403

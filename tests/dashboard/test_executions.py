@@ -122,3 +122,39 @@ def test_retry_and_cancel_accept_only_post(staff_client):
     execution = ExecutionFactory(status="failed")
     assert staff_client.get(f"/dashboard/executions/{execution.pk}/retry/").status_code == 405
     assert staff_client.get(f"/dashboard/executions/{execution.pk}/cancel/").status_code == 405
+
+
+def test_the_detail_lists_every_attempt_of_a_step_and_active_apart_from_wall_time(staff_client):
+    execution = ExecutionFactory(status="completed", execution_time_ms=8, wall_time_ms=384_000)
+    ExecutionStepFactory(
+        execution=execution,
+        step_id="call",
+        attempts=2,
+        execution_time_ms=8,
+        wall_time_ms=384_000,
+        attempt_history=[
+            {
+                "attempt": 1,
+                "status": "failed",
+                "started_at": "2026-01-01T10:00:00+00:00",
+                "completed_at": "2026-01-01T10:00:00.005000+00:00",
+                "execution_time_ms": 5,
+                "error_message": "HTTP 503 from the API",
+            },
+            {
+                "attempt": 2,
+                "status": "completed",
+                "started_at": "2026-01-01T10:06:24+00:00",
+                "completed_at": "2026-01-01T10:06:24.003000+00:00",
+                "execution_time_ms": 3,
+                "error_message": "",
+            },
+        ],
+    )
+    page = staff_client.get(f"/dashboard/executions/{execution.pk}/").content.decode()
+    table = page[page.index('id="attempts-call"') : page.index("</table>")]
+    assert table.count("<tr>") == 3  # the header and both attempts
+    assert "HTTP 503 from the API" in table and ">failed<" in table
+    assert "10:06:24" in table
+    assert "Active time</dt><dd>8 ms" in page
+    assert "Wall time</dt><dd>6.4 min" in page

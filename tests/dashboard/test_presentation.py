@@ -70,7 +70,9 @@ STAFF_PAGES = [
     "/dashboard/workflows/new/",
     "/dashboard/executions/",
     "/dashboard/alerts/",
+    "/dashboard/alerts/new/",
     "/dashboard/connections/new/",
+    "/dashboard/no-such-page/",
     "/dashboard/versions/",
     "/dashboard/orchestrations/",
 ]

@@ -78,7 +78,7 @@ def test_an_error_quoting_the_secret_is_redacted(httpserver):
     assert execution.status == "failed"
     step = execution.steps.get()
     assert step.error_message.startswith("HTTP 500 from GET")
-    assert step.error_message.endswith('{"you_sent": "[redacted]"}')
+    assert step.output["response"]["error_detail"].endswith('{"you_sent": "[redacted]"}')
     assert TOKEN not in step_record(execution)
 
 

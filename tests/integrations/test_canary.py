@@ -104,7 +104,7 @@ def test_a_canary_secret_reaches_its_target_and_nothing_else(
         assert response.status_code in (200, 201, 202), response.request["PATH_INFO"]
         assert CANARY not in response.content.decode(), response.request["PATH_INFO"]
     step = execution.steps.get()
-    assert "[redacted]" in step.error_message
+    assert "[redacted]" in step.output["response"]["error_detail"]
     assert CANARY not in json.dumps([step.input, step.output, step.error_message])
     dump = database_dump()
     assert "upstream broke" in dump  # the dump does hold the step records

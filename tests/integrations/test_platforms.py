@@ -1,6 +1,7 @@
 """Each platform: what it requires, and how it sends (against stubs with the documented shapes)."""
 
 import json
+import socket
 
 import pytest
 from rest_framework.exceptions import ValidationError
@@ -51,7 +52,7 @@ def test_errors_name_the_nested_field():
 
 
 def test_urls_must_be_http_or_https():
-    detail = errors_of("webhook", webhook_url="ftp://x.example/", config={"api_base_url": "x"})
+    detail = errors_of("slack", webhook_url="ftp://x.example/", config={"api_base_url": "x"})
     assert detail["webhook_url"] == ["Enter an http or https URL."]
     assert detail["config"] == {"api_base_url": ["Enter an http or https URL."]}
 
@@ -244,3 +245,68 @@ def test_apprise_rejects_a_url_it_does_not_know():
     assert errors_of("apprise", {"url": "nonsense://x"}) == {
         "credentials": {"url": ["Apprise does not recognise this URL."]}
     }
+
+
+@pytest.mark.parametrize(
+    ("platform", "credentials", "config", "path", "message"),
+    [
+        ("webhook", {"secret": "s" * 20}, {}, ("credentials", "secret"),
+         "Unknown credentials key; use signing_secret."),
+        ("telegram", {"botToken": "1:x"}, {}, ("credentials", "botToken"),
+         "Unknown credentials key; use bot_token."),
+        ("telegram", {"bot_token": "1:x"}, {"chatId": 7}, ("config", "chatId"),
+         "Unknown config key; use chat_id."),
+        ("smtp", {}, {"host": "mail.example.com", "useTls": True}, ("config", "useTls"),
+         "Unknown config key; use use_tls."),
+        ("github", {"token": "t"}, {"colour": "red"}, ("config", "colour"),
+         "Unknown config key."),
+        ("webhook", {}, {"api_base_url": "https://x.example"}, ("config", "api_base_url"),
+         "Unknown config key."),
+    ],
+)  # fmt: skip
+def test_keys_a_platform_does_not_read_are_refused_naming_the_one_to_use(
+    platform, credentials, config, path, message
+):
+    detail = errors_of(platform, credentials, webhook_url="https://x.example/h", config=config)
+
+    assert detail[path[0]][path[1]] == [message]
+
+
+def test_http_auth_keys_are_known_on_every_platform():
+    platform_get("webhook").validate(
+        {"token": "t", "username": "u", "password": "p"}, "https://x.example/h",
+        {"auth_header": "X-Api-Key"},
+    )  # fmt: skip
+
+
+def test_apprise_refuses_a_public_service_whose_name_resolves_to_loopback(
+    settings, monkeypatch, db
+):
+    """DNS rebinding: Telegram's API name answers with a loopback address. Nothing is checked
+    before Apprise resolves it; the connect itself is refused (integrations.http
+    sockets_guarded), so nothing reaches the listener."""
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    real_getaddrinfo = socket.getaddrinfo
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+
+        def rebound(host, port_, *args, **kwargs):
+            if host == "api.telegram.org":
+                return real_getaddrinfo("127.0.0.1", port, *args, **kwargs)
+            return real_getaddrinfo(host, port_, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", rebound)
+        connection = ConnectionFactory(
+            platform="apprise", webhook_url="",
+            credentials={"url": "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/12345/"},
+        )  # fmt: skip
+
+        result = platform_get("apprise").send(connection, MESSAGE)
+
+        assert not result.ok
+        assert "api.telegram.org resolves to 127.0.0.1" in result.detail
+        with pytest.raises(BlockingIOError):
+            listener.accept()

@@ -10,10 +10,10 @@ import pytest
 from werkzeug import Request, Response
 
 from integrations.http import OutboundResponse
-from integrations.models import ConnectionRateWindow
 from integrations.platforms.base import Message
 from integrations.platforms.registry import platform_get
 from integrations.ratelimits.backends import JITTER_MARGIN_S, limiter_get
+from integrations.ratelimits.models import ConnectionRateWindow
 from integrations.ratelimits.rates import Rate, rate_parse
 from integrations.ratelimits.throttle import RateLimitWait, connection_throttle, retry_after_s
 from integrations.services import connection_update

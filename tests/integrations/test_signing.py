@@ -3,6 +3,8 @@
 import hashlib
 import hmac
 
+import pytest
+
 from integrations.signing import github_signature_verify, signature_header, signature_verify
 
 SECRET = "whsec-signing-secret"
@@ -73,3 +75,17 @@ def test_github_signature_verifies_and_rejects_tampering():
     assert not github_signature_verify(f"sha256={digest}", BODY + b" ", [SECRET])
     assert not github_signature_verify(f"sha1={digest}", BODY, [SECRET])
     assert not github_signature_verify("", BODY, [SECRET])
+
+
+@pytest.mark.parametrize(
+    "header",
+    [f"t=¹,v1={'a' * 64}", "t=1,v1=é", f"t=٣,v1={'0' * 64}", f"t={NOW},v1={'é' * 64}",
+     f"t={'9' * 400},v1={'0' * 64}", "t=,v1=", ",,,", "=", "\x00", "é" * 300],
+)  # fmt: skip
+def test_a_malformed_signature_header_is_a_mismatch_not_an_error(header):
+    assert signature_verify(header, BODY, [SECRET], now=NOW) is False
+
+
+@pytest.mark.parametrize("header", ["sha256=é", f"sha256={'é' * 64}", "sha256=zz", "sha256=\x00"])
+def test_a_malformed_github_signature_header_is_a_mismatch_not_an_error(header):
+    assert github_signature_verify(header, BODY, [SECRET]) is False

@@ -3,23 +3,22 @@
 import logging
 from typing import Any
 
-from rest_framework import serializers
-
 from integrations.models import IntegrationConnection
 from workflows.actions.base import Action, StepRun
 
 logger = logging.getLogger("tests.ops.leaky")
 
 
-class LeakyParams(serializers.Serializer):
-    connection = serializers.IntegerField()
-
-
 class LeakyAction(Action):
     """Careless with secrets: logs a connection's token, then crashes with it in the error."""
 
     type = "leaky"
-    params_serializer = LeakyParams
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["connection"],
+        "properties": {"connection": {"type": "integer"}},
+    }
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
         token = IntegrationConnection.objects.get(pk=params["connection"]).credentials["token"]

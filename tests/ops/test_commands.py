@@ -10,7 +10,7 @@ from django.core.management import call_command, execute_from_command_line
 from django.utils import timezone
 
 from tests.factories import ExecutionFactory, ExecutionStepFactory, WorkflowFactory
-from workflows.models import AutomationExecution, AutomationExecutionStep
+from workflows.models import AutomationExecution, AutomationExecutionStep, BrokerWatermark
 from workflows.services.tokens import token_digest
 
 COMMANDS = ["run_workflow", "executions", "sweep", "prune_executions", "create_staff_user"]
@@ -229,8 +229,13 @@ def test_executions_follow_stops_quietly_on_ctrl_c(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_sweep_resends_a_stuck_execution_and_prints_the_count():
+def test_sweep_resends_a_stuck_execution_and_prints_the_count(settings):
     stuck = ExecutionFactory(status="queued", dispatched_at=timezone.now() - timedelta(hours=1))
+    # What Beat's sweeps saw: the message had left the broker, more than the grace ago.
+    BrokerWatermark.objects.create(
+        observed_at=timezone.now() - timedelta(seconds=settings.EXECUTION_REQUEUE_AFTER_S + 1),
+        watermark=timezone.now() - timedelta(minutes=1),
+    )
     assert call("sweep") == "Re-sent 1 execution.\n"
     stuck.refresh_from_db()
     assert stuck.dispatched_at > timezone.now() - timedelta(minutes=1)

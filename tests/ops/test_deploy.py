@@ -153,3 +153,45 @@ def test_production_settings_refuse_to_start_without_a_required_variable(variabl
     result = _manage("check", env=environment, data_dir=tmp_path)
     assert result.returncode != 0
     assert f"{variable} is required when DJANGO_ENV=production" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("EXECUTION_LEASE_S", "0", "EXECUTION_LEASE_S must be at least 1, got 0.0"),
+        ("EXECUTION_SWEEP_INTERVAL_S", "-5", "EXECUTION_SWEEP_INTERVAL_S must be at least 0.1"),
+        ("EXECUTION_LEASE_S", "nan", "EXECUTION_LEASE_S must be at least 1"),
+        ("ORCHESTRATION_POOL_SIZE", "65", "ORCHESTRATION_POOL_SIZE must be at most 64, got 65"),
+        ("EXECUTION_MAX_DELIVERIES", "0", "EXECUTION_MAX_DELIVERIES must be at least 1, got 0"),
+    ],
+)
+def test_a_timing_out_of_range_refuses_to_start_and_says_which_range(
+    variable, value, message, tmp_path
+):
+    result = _manage("check", env={variable: value}, data_dir=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "warned"),
+    [
+        ({"WEB_CONCURRENCY": "4"}, True),
+        ({"WEB_CONCURRENCY": "1"}, False),
+        ({"WEB_CONCURRENCY": "4", "CACHE_URL": "redis://127.0.0.1:6379/1"}, False),
+    ],
+)
+def test_throttles_on_a_per_process_cache_with_several_web_processes_are_warned(
+    env, warned, tmp_path
+):
+    result = _manage("check", env=env, data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert ("core.W001" in result.stderr + result.stdout) is warned
+
+
+def test_production_without_a_shared_cache_fails_check_deploy_on_the_throttles(tmp_path):
+    environment = {k: v for k, v in _app_environment().items() if k != "CACHE_URL"}
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=environment,
+                     data_dir=tmp_path)  # fmt: skip
+    assert result.returncode != 0
+    assert "core.W001" in result.stderr

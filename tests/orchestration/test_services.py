@@ -15,6 +15,7 @@ from orchestration.services import (
 from orchestration.tasks import run_orchestration
 from tests.factories import OrchestrationFactory
 from tests.orchestration.conftest import Reply, run_now
+from workflows.models import BrokerWatermark
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
 
@@ -47,8 +48,14 @@ def test_an_inactive_orchestration_refuses_new_runs():
         )
 
 
-def test_the_sweep_resends_a_run_whose_message_was_lost(django_capture_on_commit_callbacks):
+def test_the_sweep_resends_a_run_whose_message_was_lost(
+    django_capture_on_commit_callbacks, settings
+):
     orchestration = OrchestrationFactory()
+    BrokerWatermark.objects.create(
+        observed_at=timezone.now() - timedelta(seconds=settings.EXECUTION_REQUEUE_AFTER_S + 1),
+        watermark=timezone.now() - timedelta(minutes=1),
+    )
     long_ago = timezone.now() - timedelta(minutes=5)
     lost = OrchestrationRun.objects.create(
         orchestration=orchestration, definition={}, dispatched_at=long_ago

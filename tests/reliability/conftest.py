@@ -128,8 +128,11 @@ def conservation_audit(transactional_db):
     audit()
 
 
-def postgres_only() -> pytest.MarkDecorator:
-    return pytest.mark.skipif(
+def postgres_only(test):
+    """Marks a test that needs PostgreSQL (``-m "not postgres"`` deselects it); elsewhere it is
+    skipped with the reason."""
+    skip = pytest.mark.skipif(
         django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
         reason="terminates PostgreSQL backends; CI runs it on PostgreSQL",
     )
+    return pytest.mark.postgres(skip(test))

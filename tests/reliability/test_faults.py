@@ -143,7 +143,7 @@ def test_every_accepted_execution_finishes_after_the_broker_loses_its_messages(
     report(f"redis {fault} with 200 in flight", time.monotonic() - struck_at)
 
 
-@postgres_only()
+@postgres_only
 def test_a_worker_whose_database_connection_is_cut_mid_run_reconnects_and_finishes(
     fast, start_worker, start_beat, threaded_httpserver
 ):
@@ -165,6 +165,45 @@ def test_a_worker_whose_database_connection_is_cut_mid_run_reconnects_and_finish
     report("pg_terminate_backend", time.monotonic() - cut_at)
     assert done.status == "completed", done.error_message
     assert stub.per_path()["/s2"] == 1
+
+
+def _backends(application_name: str) -> set[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [application_name]
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+@postgres_only
+def test_a_worker_keeps_its_database_connection_between_tasks_and_replaces_a_cut_one(
+    fast, start_worker
+):
+    """Celery's Django fix-up would close the connection around every task (a new PostgreSQL
+    session per execution); the worker keeps a healthy one and replaces a dead one before use."""
+    workflow = transform_workflow()
+    start_worker(DB_APPLICATION_NAME="reusing-worker", **fast)
+
+    def run(count: int) -> None:
+        ids = [
+            execution_create(workflow=workflow, trigger_type="manual")[0].pk for _ in range(count)
+        ]
+        executions = AutomationExecution.objects.filter(pk__in=ids)
+        wait_for(lambda: executions.filter(status="completed").count() == count, timeout_s=60)
+
+    run(1)
+    first = _backends("reusing-worker")
+    assert first, "the worker holds no connection after its task"
+    run(20)
+    assert _backends("reusing-worker") == first
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'reusing-worker'"
+        )
+    run(5)  # the health check before the first query finds the cut connection and replaces it
+    replaced = _backends("reusing-worker")
+    assert replaced and not replaced & first
 
 
 def test_a_step_that_kills_its_worker_every_time_fails_after_bounded_redeliveries(

@@ -61,10 +61,11 @@ WEBHOOK = Access("anyone, at the workflow's secret URL", _webhook)
 # The one table: a path pattern of the schema (below the API root) → its access, for every method
 # or per method. A pattern or method missing here fails the test that meets it.
 MATRIX: dict[str, Access | dict[str, Access]] = {
+    "actions": STAFF,
     "workflows": STAFF,
     "workflows/{id}": STAFF,
     "workflows/{id}/execute": STAFF,
-    "workflows/{id}/stats": STAFF,
+    "workflows/{workflow_id}/stats": STAFF,
     "workflows/{id}/dry-run": STAFF,
     "workflows/{workflow_id}/export": STAFF,
     "workflows/{workflow_id}/revisions": STAFF,

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from config.security import DEFAULT_SECRET_KEY, production_check, rate_check
+from core.security import DEFAULT_SECRET_KEY, production_check, rate_check
 from tests.conftest import ROOT, process_env
 from tests.security.conftest import World, dashboard_pages, world_create
 from tests.security.test_authorization import page_url
@@ -394,6 +394,8 @@ def production_env(**overrides: str) -> dict[str, str]:
         SECRET_KEY=GOOD_SECRET_KEY,
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="workflows.example.com",
+        # Production names a cache every web process shares (else core.W001).
+        CACHE_URL="redis://127.0.0.1:6379/1",
     )
     env.pop("DEBUG", None)
     env.update(overrides)

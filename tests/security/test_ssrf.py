@@ -273,5 +273,59 @@ def test_verify_on_every_platform_refuses_an_internal_api_root_or_host(
 
     assert outcome["is_verified"] is False
     assert REFUSED in outcome["detail"], outcome["detail"]
-    assert egress.connects == []
+    if not platform.startswith("apprise"):
+        # Apprise is vetted at connect time: its attempt reaches the socket and is refused
+        # there, before a packet is sent (untouched says so).
+        assert egress.connects == []
     assert untouched(listener)
+
+
+# --- Apprise: every scheme goes through the guard, at connect time ------------------------------
+
+APPRISE_TARGETS = {
+    "json": "json://127.0.0.1:{port}/notify",
+    "xml": "xml://127.0.0.1:{port}/notify",
+    "form": "form://127.0.0.1:{port}/notify",
+    "ntfy": "ntfy://127.0.0.1:{port}/alerts",
+    "gotify": "gotify://127.0.0.1:{port}/AbCdEfGhIjKlMnO",
+    "mattermost": "mmost://127.0.0.1:{port}/abcdefghijklmnopqrstuvwxyz",
+    "matrix": "matrix://bot:pass@127.0.0.1:{port}/#alerts",
+    "mailto (smtp)": "mailto://bot:pass@example.com?smtp=127.0.0.1&port={port}&to=ops@example.com",
+}
+
+
+def apprise_send(url: str):
+    from integrations.platforms.base import Message
+    from integrations.platforms.registry import platform_get
+    from tests.factories import ConnectionFactory
+
+    connection = ConnectionFactory(platform="apprise", webhook_url="", credentials={"url": url})
+    return platform_get("apprise").send(connection, Message("Deploy finished"))
+
+
+@pytest.mark.parametrize("scheme", list(APPRISE_TARGETS))
+def test_an_apprise_target_on_loopback_is_refused_without_connecting(scheme, listener, db):
+    url = APPRISE_TARGETS[scheme].format(port=listener.getsockname()[1])
+
+    result = apprise_send(url)
+
+    assert not result.ok and not result.retryable
+    assert "loopback address" in result.detail
+    assert untouched(listener)
+
+
+def test_an_allowed_address_lets_apprise_through(settings, httpserver, db):
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.0/8"]
+    httpserver.expect_request("/notify", method="POST").respond_with_data("{}")
+
+    result = apprise_send(f"json://127.0.0.1:{httpserver.port}/notify")
+
+    assert result.ok, result.detail
+    assert len(httpserver.log) == 1
+
+
+def test_the_connect_guard_is_off_outside_apprise(listener):
+    with socket.create_connection(listener.getsockname(), timeout=1):
+        pass  # a plain loopback connect of this process is not the guard's business
+
+    assert not untouched(listener)

@@ -1,6 +1,9 @@
 """The publish, optimize and git_commit actions, run in-process by the engine."""
 
+import re
+
 import pytest
+from werkzeug import Response
 
 from integrations.models import IntegrationConnection
 from tests.factories import WorkflowFactory
@@ -292,3 +295,14 @@ def test_git_commit_without_a_repository_fails_saying_where_to_set_it(github, co
     connection.save()
     execution = run(commit_step(connection), {"article_id": make_article().pk})
     assert "No repository" in execution.error_message
+
+
+def test_git_commit_does_not_quote_a_body_that_is_not_githubs_json(connection, httpserver):
+    httpserver.expect_request(re.compile(r"^/repos/.*")).respond_with_response(
+        Response("<html>proxy error body-canary-77</html>", status=502)
+    )
+
+    execution = run(commit_step(connection), {"article_id": make_article().pk})
+
+    assert "HTTP 502: no error message" in execution.error_message
+    assert "body-canary-77" not in execution.error_message

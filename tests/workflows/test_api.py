@@ -128,6 +128,15 @@ def test_listing_workflows_runs_a_constant_number_of_queries(api, django_assert_
             },
             ["trigger", "timezone"],
         ),
+        *(
+            ({**VALID, "trigger": {"type": "schedule", **trigger}}, ["trigger", "start_at"])
+            for trigger in (
+                {"interval_s": 3600, "start_at": "tomorrow at nine"},
+                {"interval_s": 3600, "start_at": "2026-11-26T09:00:00"},  # no UTC offset
+                {"interval_s": 3600, "start_at": 1764147600},
+                {"start_at": "2026-11-26T09:00:00Z"},  # a cron schedule has no start
+            )
+        ),
         ({**VALID, "trigger": {"type": "event"}}, ["trigger", "event"]),
         ({**VALID, "actions": "not a list"}, ["actions"]),
         ({**VALID, "name": ""}, ["name"]),
@@ -197,9 +206,9 @@ def test_an_api_path_no_route_matches_answers_json_404(api):
 def test_the_schema_documents_the_errors_every_operation_can_answer():
     # Found by schema fuzzing: 400, 404 and 429 answers were outside the schema.
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    create = schema["paths"]["/api/workflow-orchestration/workflows/"]["post"]["responses"]
+    create = schema["paths"]["/api/workflow-orchestration/workflows"]["post"]["responses"]
     assert {"201", "400", "401", "403", "413", "429"} <= set(create)
-    health = schema["paths"]["/api/workflow-orchestration/health/"]["get"]["responses"]
+    health = schema["paths"]["/api/workflow-orchestration/health"]["get"]["responses"]
     assert "401" not in health  # open to anonymous callers
 
 

@@ -6,6 +6,7 @@ import sys
 from io import StringIO
 
 import pytest
+import time_machine
 import yaml
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -14,6 +15,7 @@ from rest_framework.test import APIClient
 
 from tests.conftest import ROOT, process_env
 from tests.factories import ConnectionFactory, WorkflowFactory
+from workflows.as_code.document import FORMAT_VERSION
 from workflows.as_code.exporting import DOCUMENT_FIELDS
 from workflows.models import AutomationWorkflow, WorkflowRevision
 from workflows.services.workflows import workflow_delete
@@ -369,3 +371,15 @@ def test_export_and_import_are_for_staff_only(plain_api, workflows):
     anonymous = APIClient()
     assert anonymous.get(f"{BASE}/workflows/{workflows[0]}/export").status_code == 401
     assert anonymous.post(f"{BASE}/workflows/import", {}, format="json").status_code == 401
+
+
+def test_an_interval_schedule_imported_again_without_start_at_keeps_its_anchor(api):
+    hourly = {"name": "Hourly", "trigger": {"type": "schedule", "interval_s": 3600}, "actions": []}
+    document = {"version": FORMAT_VERSION, "workflows": [hourly]}
+    with time_machine.travel("2026-11-26T12:07:00Z", tick=False):
+        assert api.post(f"{BASE}/workflows/import", document, format="json").status_code == 200
+    with time_machine.travel("2026-11-26T15:00:00Z", tick=False):
+        again = api.post(f"{BASE}/workflows/import", document, format="json").json()
+    assert again["workflows"][0]["action"] == "unchanged"
+    workflow = AutomationWorkflow.objects.get(name="Hourly")
+    assert workflow.trigger["start_at"] == "2026-11-26T12:07:00+00:00"

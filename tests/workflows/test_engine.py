@@ -6,7 +6,7 @@ import pytest
 from werkzeug import Response
 
 from tests.factories import WorkflowFactory
-from workflows.engine import StaleAttempt, _Runner, execution_claim, execution_run
+from workflows.engine import Runner, StaleAttempt, execution_claim, execution_run
 from workflows.models import AutomationExecution, StepStatus
 from workflows.services.executions import (
     ExecutionConflict,
@@ -204,7 +204,7 @@ def test_a_stale_attempt_cannot_overwrite_a_newer_one():
     second = execution_claim(execution_id=execution.pk, worker="b")
     assert second is not None and second.attempt == first.attempt + 1
     with pytest.raises(StaleAttempt):
-        _Runner(first).run()
+        Runner(first).run()
     execution.refresh_from_db()
     assert (execution.status, execution.locked_by) == ("running", "b")
     assert not execution.steps.exists()
@@ -229,7 +229,7 @@ def test_cancel_of_a_running_execution_stops_before_the_next_step():
     execution, _ = execution_create(workflow=workflow, trigger_type="manual")
     claimed = execution_claim(execution_id=execution.pk, worker="test")
     execution_cancel(execution=claimed)
-    _Runner(claimed).run()
+    Runner(claimed).run()
     execution.refresh_from_db()
     assert execution.status == "cancelled"
     with pytest.raises(ExecutionConflict):

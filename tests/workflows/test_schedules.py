@@ -1,13 +1,18 @@
 """Schedule triggers: slots, the Beat entry kept in sync, once-per-slot fires, misfires."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django_celery_beat.models import PeriodicTask, PeriodicTasks
+import time_machine
+from celery.signals import beat_init
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.factories import WorkflowFactory
 from workflows.models import AutomationExecution
-from workflows.schedules import schedule_slot
+from workflows.schedules import schedule_next_runs, schedule_slot
 from workflows.services.schedules import periodic_task_name, schedule_fire, schedule_sync_all
 from workflows.services.workflows import (
     workflow_create,
@@ -46,9 +51,50 @@ def test_a_cron_slot_follows_the_triggers_time_zone():
     )
 
 
-def test_an_interval_slot_rounds_down_to_the_interval():
+def test_an_interval_slot_without_start_at_counts_from_the_epoch():
     trigger = {"type": "schedule", "interval_s": 10}
     assert schedule_slot(trigger, "", at("2026-11-26T12:00:07")) == at("2026-11-26T12:00:00")
+
+
+def test_an_interval_slot_counts_from_start_at():
+    trigger = {"type": "schedule", "interval_s": 3600, "start_at": "2026-11-26T11:07:00+01:00"}
+    assert schedule_slot(trigger, "", at("2026-11-26T12:30:00")) == at("2026-11-26T12:07:00")
+    assert schedule_slot(trigger, "", at("2026-11-26T10:06:59")) is None  # before the start
+
+
+@given(
+    anchor_s=st.integers(min_value=0, max_value=2**33),
+    interval=st.integers(min_value=1, max_value=7 * 86400),
+    elapsed_s=st.integers(min_value=0, max_value=10**9),
+)
+def test_an_interval_slot_is_the_latest_start_plus_a_whole_number_of_intervals(
+    anchor_s, interval, elapsed_s
+):
+    anchor = datetime.fromtimestamp(anchor_s, tz=UTC)
+    now = anchor + timedelta(seconds=elapsed_s)
+    trigger = {"type": "schedule", "interval_s": interval, "start_at": anchor.isoformat()}
+    slot = schedule_slot(trigger, "", now)
+    assert slot is not None and slot <= now < slot + timedelta(seconds=interval)
+    assert (slot - anchor).total_seconds() % interval == 0
+
+
+@pytest.mark.parametrize(
+    ("cron", "now", "slot"),
+    [
+        # 02:30 does not exist on the spring-forward day: it falls an hour later, 03:30 CEST.
+        ("30 2 * * *", "2026-03-29T01:29:00", "2026-03-28T01:30:00"),
+        ("30 2 * * *", "2026-03-29T01:30:00", "2026-03-29T01:30:00"),
+        # 02:15 happens twice on the fall-back day: the first (CEST) is the slot, once.
+        ("15 * * * *", "2026-10-25T00:20:00", "2026-10-25T00:15:00"),
+        ("15 * * * *", "2026-10-25T01:20:00", "2026-10-25T00:15:00"),
+        ("15 * * * *", "2026-10-25T02:20:00", "2026-10-25T02:15:00"),
+        # At 02:20 CET (the second 02:20) the latest slot is 02:50 CEST, a later wall time.
+        ("10,50 2,3 * * *", "2026-10-25T01:20:00", "2026-10-25T00:50:00"),
+    ],
+)
+def test_a_cron_slot_across_dst_is_each_wall_time_at_its_first_occurrence(cron, now, slot):
+    trigger = {"type": "schedule", "timezone": "Europe/Berlin"}
+    assert schedule_slot(trigger, cron, at(now)) == at(slot)
 
 
 @pytest.mark.django_db
@@ -91,6 +137,47 @@ class TestTheBeatEntry:
         task = PeriodicTask.objects.get(name=periodic_task_name(workflow.pk))
         assert (task.interval.every, task.interval.period) == (15, "seconds")
 
+    @pytest.mark.parametrize("interval", [3600, 86400])
+    def test_a_long_interval_ticks_within_half_the_misfire_grace(self, settings, interval):
+        settings.SCHEDULE_MISFIRE_GRACE_S = 300
+        workflow = self.create(trigger={"type": "schedule", "interval_s": interval}, schedule="")
+        task = PeriodicTask.objects.get(name=periodic_task_name(workflow.pk))
+        assert (task.interval.every, task.interval.period) == (150, "seconds")
+
+    def test_an_interval_trigger_is_anchored_when_it_is_set(self):
+        with time_machine.travel(at("2026-11-26T12:07:30.250000"), tick=False):
+            workflow = self.create(trigger={"type": "schedule", "interval_s": 3600}, schedule="")
+        assert workflow.trigger["start_at"] == "2026-11-26T12:07:30+00:00"
+        assert schedule_slot(workflow.trigger, "", at("2026-11-26T14:00:00")) == at(
+            "2026-11-26T13:07:30"
+        )
+
+    def test_saving_the_same_interval_again_keeps_its_anchor_and_a_new_one_moves_it(self):
+        with time_machine.travel(at("2026-11-26T12:07:00"), tick=False):
+            workflow = self.create(trigger={"type": "schedule", "interval_s": 3600}, schedule="")
+        with time_machine.travel(at("2026-11-26T15:00:00"), tick=False):
+            trigger = {"type": "schedule", "interval_s": 3600, "timezone": "Europe/Paris"}
+            workflow = workflow_update(workflow=workflow, data={"trigger": trigger})
+            assert workflow.trigger["start_at"] == "2026-11-26T12:07:00+00:00"
+            trigger = {"type": "schedule", "interval_s": 1800}
+            workflow = workflow_update(workflow=workflow, data={"trigger": trigger})
+            assert workflow.trigger["start_at"] == "2026-11-26T15:00:00+00:00"
+
+    def test_a_given_start_at_is_kept_as_given(self):
+        trigger = {"type": "schedule", "interval_s": 3600, "start_at": "2026-11-26T09:15:00+05:30"}
+        workflow = self.create(trigger=trigger, schedule="")
+        assert workflow.trigger == trigger
+
+    def test_a_starting_beat_brings_entries_synced_by_an_older_release_in_line(self, settings):
+        settings.SCHEDULE_MISFIRE_GRACE_S = 300
+        workflow = self.create(trigger={"type": "schedule", "interval_s": 3600}, schedule="")
+        task = PeriodicTask.objects.get(name=periodic_task_name(workflow.pk))
+        task.interval = IntervalSchedule.objects.create(every=900, period="seconds")
+        task.save()
+        beat_init.send(sender=None)
+        task.refresh_from_db()
+        assert task.interval.every == 150
+
     def test_sync_all_repairs_bulk_changes(self):
         workflow = self.create()
         type(workflow).objects.filter(pk=workflow.pk).update(is_active=False)  # no service call
@@ -111,11 +198,31 @@ class TestFiring:
         assert AutomationExecution.objects.count() == 1
         assert schedule_fire(workflow_id=workflow.pk, now=now + timedelta(minutes=1)) is not None
 
-    def test_a_slot_missed_while_beat_was_down_is_skipped(self, settings):
+    def test_a_slot_missed_while_beat_was_down_is_skipped_and_recorded(self, settings, caplog):
         settings.SCHEDULE_MISFIRE_GRACE_S = 300
         workflow = WorkflowFactory(trigger={"type": "schedule"}, schedule="0 * * * *")
+        with caplog.at_level(logging.WARNING, logger="workflows.services.schedules"):
+            assert schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T12:10:00")) is None
+        missed = AutomationExecution.objects.get()
+        assert missed.status == "cancelled" and missed.started_at is None
+        assert missed.scheduled_for == at("2026-11-26T12:00:00")
+        assert missed.completed_at == at("2026-11-26T12:10:00")
+        assert missed.trigger_payload == {
+            "scheduled_for": "2026-11-26T12:00:00+00:00",
+            "misfire": {"late_s": 600.0, "reason": "beat_late"},
+        }
+        assert "skipped: Beat fired it 600 s late" in missed.error_message
+        assert [record.levelname for record in caplog.records] == ["WARNING"]
+        assert "600 s late" in caplog.records[0].getMessage()
+
+    def test_a_recorded_misfire_is_never_run_or_recorded_again(self, settings):
+        workflow = WorkflowFactory(trigger={"type": "schedule"}, schedule="0 * * * *")
         assert schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T12:10:00")) is None
-        assert AutomationExecution.objects.count() == 0
+        assert schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T12:10:00")) is None
+        settings.SCHEDULE_CATCH_UP_LAST = True
+        assert schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T12:20:00")) is None
+        assert list(AutomationExecution.objects.values_list("status", flat=True)) == ["cancelled"]
+        assert not workflow.executions.filter(started_at__isnull=False).exists()
 
     def test_catch_up_runs_the_latest_missed_slot_once(self, settings):
         settings.SCHEDULE_CATCH_UP_LAST = True
@@ -129,3 +236,59 @@ class TestFiring:
             trigger={"type": "schedule"}, schedule="* * * * *", is_active=False
         )
         assert schedule_fire(workflow_id=workflow.pk) is None
+
+
+def test_the_next_runs_are_the_matching_minutes_after_now_in_the_zone():
+    after = datetime(2026, 12, 4, 23, 50, tzinfo=UTC)  # Saturday 08:50 in Tokyo
+    runs = schedule_next_runs(schedule="30 9 * * 1-5", timezone="Asia/Tokyo", after=after)
+    assert [run.strftime("%a %d %H:%M") for run in runs] == [
+        "Mon 07 09:30",
+        "Tue 08 09:30",
+        "Wed 09 09:30",
+        "Thu 10 09:30",
+        "Fri 11 09:30",
+    ]
+    assert runs[0].utcoffset() == timedelta(hours=9)
+
+
+def test_the_next_runs_start_after_the_current_minute():
+    after = datetime(2026, 1, 1, 10, 15, 30, tzinfo=UTC)
+    runs = schedule_next_runs(schedule="*/15 * * * *", timezone="UTC", after=after, count=2)
+    assert [run.strftime("%H:%M") for run in runs] == ["10:30", "10:45"]
+
+
+@pytest.mark.django_db
+class TestDuplicateBeatRows:
+    """django-celery-beat's schedule tables allow equal rows; one must not break a save."""
+
+    BASE = "/api/workflow-orchestration/workflows"
+
+    def test_a_cron_workflow_is_created_and_edited_beside_a_duplicate_crontab_row(self, api):
+        for _ in range(2):
+            CrontabSchedule.objects.create(
+                minute="0", hour="9", day_of_month="*", month_of_year="*", day_of_week="*"
+            )
+        body = {"name": "Daily", "trigger": {"type": "schedule"}, "actions": ACTIONS}
+        created = api.post(self.BASE, {**body, "schedule": "0 9 * * *"}, format="json")
+        assert created.status_code == 201, created.content
+        task = PeriodicTask.objects.get(name=periodic_task_name(created.json()["id"]))
+        assert task.crontab == CrontabSchedule.objects.order_by("pk").first()
+        edited = api.put(
+            f"{self.BASE}/{created.json()['id']}",
+            {**body, "schedule": "0 9 * * *", "name": "D"},
+            format="json",
+        )
+        assert edited.status_code == 200, edited.content
+
+    def test_an_interval_workflow_is_created_and_edited_beside_a_duplicate_interval_row(self, api):
+        for every in (150, 150, 15, 15):
+            IntervalSchedule.objects.create(every=every, period=IntervalSchedule.SECONDS)
+        body = {"name": "Hourly", "trigger": {"type": "schedule", "interval_s": 3600}}
+        created = api.post(self.BASE, {**body, "actions": ACTIONS}, format="json")
+        assert created.status_code == 201, created.content
+        url = f"{self.BASE}/{created.json()['id']}"
+        edited = api.patch(url, {"trigger": {"type": "schedule", "interval_s": 60}}, format="json")
+        assert edited.status_code == 200, edited.content
+        task = PeriodicTask.objects.get(name=periodic_task_name(created.json()["id"]))
+        assert task.interval.every == 15
+        assert IntervalSchedule.objects.count() == 4

@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import WorkflowFactory
-from workflows.models import AutomationExecution
-from workflows.services.executions import execution_create, execution_prune, execution_sweep
+from workflows.models import AutomationExecution, BrokerWatermark
+from workflows.services.executions import execution_create
+from workflows.services.housekeeping import execution_prune, execution_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -18,9 +19,14 @@ def make(**fields) -> AutomationExecution:
     return execution
 
 
-def test_it_resends_a_queued_execution_whose_message_was_lost():
+def test_it_resends_a_queued_execution_whose_message_was_lost(settings):
     long_ago = timezone.now() - timedelta(minutes=5)
     lost = make(dispatched_at=long_ago)
+    # Lost once a sweep has seen its message gone for the whole grace period, not before.
+    BrokerWatermark.objects.create(
+        observed_at=timezone.now() - timedelta(seconds=settings.EXECUTION_REQUEUE_AFTER_S + 1),
+        watermark=timezone.now() - timedelta(minutes=1),
+    )
     assert execution_sweep() == 1
     lost.refresh_from_db()
     assert lost.dispatched_at > long_ago
@@ -28,6 +34,11 @@ def test_it_resends_a_queued_execution_whose_message_was_lost():
 
 def test_it_leaves_a_freshly_sent_execution_alone():
     make()
+    assert execution_sweep() == 0
+
+
+def test_without_an_observation_past_the_grace_it_presumes_nothing_lost():
+    make(dispatched_at=timezone.now() - timedelta(minutes=5))
     assert execution_sweep() == 0
 
 

@@ -224,3 +224,23 @@ def test_twenty_concurrent_executes_with_one_idempotency_key_make_one_execution(
     assert len(results) == 20
     assert len(set(results)) == 1
     assert AutomationExecution.objects.filter(workflow=workflow).count() == 1
+
+
+@pytest.mark.parametrize(
+    "header",
+    [("HTTP_X_SIGNATURE", "t=¹,v1=ab"), ("HTTP_X_SIGNATURE", "t=1,v1=é"),
+     ("HTTP_X_HUB_SIGNATURE_256", "sha256=é"), ("HTTP_X_HUB_SIGNATURE_256", "sha256=" + "é" * 64)],
+)  # fmt: skip
+def test_a_non_ascii_signature_header_is_answered_401(header, db):
+    workflow = workflow_create(
+        data={"name": "Signed", "trigger": {"type": "webhook"}, "actions": []}, user=None
+    )
+    workflow = workflow_update(workflow=workflow, data={"webhook_secret": "s" * 24}, user=None)
+    name, value = header
+
+    response = APIClient().post(
+        f"/api/workflow-orchestration/hooks/{workflow.webhook_token}", {}, format="json",
+        **{name: value.encode().decode("latin-1")},
+    )  # fmt: skip
+
+    assert response.status_code == 401

@@ -8,7 +8,7 @@ from werkzeug import Response
 
 from tests.conftest import wait_for
 from workflows.models import AutomationExecution
-from workflows.services.executions import execution_sweep
+from workflows.services.housekeeping import execution_sweep
 
 pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("allow_loopback")]
 

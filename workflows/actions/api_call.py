@@ -3,83 +3,136 @@
 from functools import partial
 from typing import Any
 
-import jmespath
-from jmespath.exceptions import JMESPathError
-from rest_framework import serializers
-
-from integrations.http import OutboundError, OutboundResponse, http_request
+from integrations.http import (
+    OutboundError,
+    http_request,
+    response_body,
+    status_retryable,
+)
 from integrations.models import IntegrationConnection
+from integrations.platforms.registry import PLATFORMS
 from integrations.ratelimits.throttle import connection_request
-from integrations.redaction import redact, secrets_of
+from integrations.redaction import redact, secrets_of, url_redacted
 from integrations.selectors import connection_get_active
 from integrations.services import ConnectionAuthError, connection_auth_headers
-from workflows.actions.base import Action, ActionError, StepRun, Templated
+from workflows.actions.base import Action, ActionError, StepRun
+from workflows.extract import extract_errors, extract_values
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _ERROR_BODY_CHARS = 300
 
 
-def response_body(response: OutboundResponse) -> Any:
-    """The JSON body when there is one, else the text."""
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
+_STATUS = {"type": "integer", "minimum": 100, "maximum": 599}
+# One HTTP status code or a list of them (params_statuses makes the one a list).
+STATUS_CODES = {"anyOf": [_STATUS, {"type": "array", "items": _STATUS}]}
 
 
-def status_retryable(status_code: int) -> bool:
-    return status_code == 429 or status_code >= 500
+def params_statuses(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with a single ``expect_status`` code made a list of one."""
+    if isinstance(params.get("expect_status"), int):
+        return {**params, "expect_status": [params["expect_status"]]}
+    return params
 
 
-class ApiCallParams(serializers.Serializer):
-    method = serializers.ChoiceField(choices=METHODS, default="GET")
-    url = Templated(serializers.URLField(max_length=2000))
-    headers = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
-    query = serializers.DictField(child=serializers.JSONField(), required=False)
-    body = serializers.JSONField(required=False)
-    timeout_s = Templated(
-        serializers.FloatField(min_value=0.1, max_value=600), required=False, default=None
-    )
-    expect_status = serializers.ListField(
-        child=serializers.IntegerField(min_value=100, max_value=599), required=False
-    )
-    extract = serializers.DictField(child=serializers.CharField(), required=False)
-    # An active IntegrationConnection whose auth headers are added at run time: the secret never
-    # passes through params, so it is not in the step's recorded input.
-    connection = Templated(
-        serializers.IntegerField(min_value=1, allow_null=True), required=False, default=None
-    )
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("expect_status"), int):
-            data = {**data, "expect_status": [data["expect_status"]]}
-        if isinstance(data, dict) and isinstance(data.get("method"), str):
-            data = {**data, "method": data["method"].upper()}
-        return super().to_internal_value(data)
-
-    def validate_connection(self, connection_id: Any) -> Any:
-        if (
-            isinstance(connection_id, int)
-            and connection_get_active(connection_id=connection_id) is None
-        ):
-            raise serializers.ValidationError(f"No active connection with id {connection_id}.")
-        return connection_id
-
-    def validate_extract(self, extract: dict[str, str]) -> dict[str, str]:
-        for name, expression in extract.items():
-            try:
-                jmespath.compile(expression)
-            except JMESPathError as exc:
-                raise serializers.ValidationError(f"{name}: invalid JMESPath: {exc}") from None
-        return extract
+PARAMS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["url"],
+    "properties": {
+        "method": {
+            "type": "string",
+            "enum": METHODS,
+            "default": "GET",
+            "description": "The HTTP method (any case).",
+        },
+        "url": {
+            "type": "string",
+            "format": "uri",
+            "maxLength": 2000,
+            "x-template": True,
+            "description": "The URL to call; private addresses are refused unless "
+            "OUTBOUND_ALLOWED_HOSTS names them.",
+        },
+        "headers": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "x-template": True},
+            "description": "Request headers; a connection's auth headers are added to them.",
+        },
+        "query": {
+            "type": "object",
+            "description": "Query string parameters (values may be templates).",
+        },
+        "body": {"description": "The JSON body (any JSON value; strings may be templates)."},
+        "timeout_s": {
+            "type": "number",
+            "minimum": 0.1,
+            "maximum": 600,
+            "x-template": True,
+            "description": "Seconds to wait for the answer (default: the step's timeout_s).",
+        },
+        "expect_status": {
+            **STATUS_CODES,
+            "description": "The status code(s) that count as success (default: any 2xx).",
+        },
+        "extract": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "minLength": 1},
+            "description": "Values to pick from the JSON body: {name: JMESPath expression}; "
+            "they appear in the output's extracted.",
+        },
+        "connection": {
+            "type": "integer",
+            "minimum": 1,
+            "x-template": True,
+            "x-connection-platform": list(PLATFORMS),
+            "description": "An active connection whose credentials authenticate the request "
+            "(its auth headers are added at run time and never recorded) and whose rate limit "
+            "the call waits for.",
+        },
+    },
+}
 
 
 class ApiCallAction(Action):
     type = "api_call"
     label = "HTTP request"
-    params_serializer = ApiCallParams
+    group = "data"
+    description = (
+        "Sends one HTTP request through the outbound client (timeouts, size cap, SSRF guard, "
+        "an Idempotency-Key per step) and picks values from the JSON answer with JMESPath. "
+        "429 and 5xx answers, timeouts and connection errors are retryable."
+    )
+    params_schema = PARAMS_SCHEMA
+    example = {
+        "id": "ping",
+        "type": "api_call",
+        "params": {
+            "method": "POST",
+            "url": "https://hooks.example.com/x",
+            "body": {"id": "{{ article.id }}"},
+            "extract": {"received": "ok"},
+        },
+        "retry": {"max_attempts": 3, "backoff": "exponential", "delay_s": 2},
+    }
+
+    def params_normalize(self, params: dict[str, Any]) -> dict[str, Any]:
+        params = params_statuses(params)
+        if isinstance(params.get("method"), str):
+            params = {**params, "method": params["method"].upper()}
+        return params
+
+    def params_check(self, params: dict[str, Any], *, rendered: bool) -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        connection_id = params.get("connection")
+        if (
+            isinstance(connection_id, int)
+            and connection_get_active(connection_id=connection_id) is None
+        ):
+            errors["connection"] = [f"No active connection with id {connection_id}."]
+        extract = extract_errors(params.get("extract") or {})
+        if extract:
+            errors["extract"] = extract
+        return errors
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
         connection = _connection(params.get("connection"))
@@ -125,19 +178,23 @@ class ApiCallAction(Action):
             "status_code": response.status_code,
             "headers": response.headers,
             "body": body,
-            "extracted": {
-                name: jmespath.search(expression, body)
-                for name, expression in (params.get("extract") or {}).items()
-            },
+            "extracted": extract_values(params.get("extract") or {}, body),
         }
         output = redact(output, secrets)
         expected = params.get("expect_status")
         ok = response.status_code in expected if expected else 200 <= response.status_code < 300
         if not ok:
-            snippet = response.text[:_ERROR_BODY_CHARS]
+            # The error, which plain users and logs see, names the URL without query values
+            # or userinfo and quotes no body; the full error stays in the step's output, which
+            # only staff read (on the execution's own page).
+            status = response.status_code
+            snippet = redact(response.text[:_ERROR_BODY_CHARS], secrets)
+            output["error_detail"] = redact(
+                f"HTTP {status} from {method} {url}: {snippet}", secrets
+            )
             raise ActionError(
-                f"HTTP {response.status_code} from {method} {url}: {snippet}",
-                retryable=status_retryable(response.status_code),
+                f"HTTP {status} from {method} {url_redacted(url)}",
+                retryable=status_retryable(status),
                 output=output,
             )
         return output

@@ -14,27 +14,69 @@ from workflows.actions.registry import action_get
 MAX_TIMEOUT_S = 30 * 86400
 
 
-class ApprovalParams(serializers.Serializer):
-    message = serializers.CharField(max_length=5000, default="Approval needed")
-    notify = serializers.DictField(required=False)
-    timeout_s = serializers.IntegerField(
-        min_value=1, max_value=MAX_TIMEOUT_S, required=False, default=None
-    )
-    timeout_outcome = serializers.ChoiceField(choices=["approve", "reject"], default="reject")
-
-    def validate_notify(self, notify: dict[str, Any]) -> dict[str, Any]:
-        """Checked as the params of a ``notify`` step (channel, connection, recipients…)."""
-        validated = action_get("notify").validate(
-            {**notify, "message": "approval"}, rendered=bool(self.context.get("rendered"))
-        )
-        validated.pop("message")
-        return validated
-
-
 class ApprovalAction(Action):
     type = "approval"
     label = "Approval"
-    params_serializer = ApprovalParams
+    group = "flow"
+    description = (
+        "Pauses the execution until a staff member approves or rejects it (dashboard, or POST "
+        "executions/{id}/approve|reject), optionally notifying the approvers first and deciding "
+        "by itself after timeout_s. A rejection fails the step."
+    )
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "message": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 5000,
+                "default": "Approval needed",
+                "x-template": True,
+                "description": "What the approvers are asked.",
+            },
+            "notify": {
+                "type": "object",
+                "description": "Tell the approvers first: the params of a notify step (channel, "
+                "connection, recipients, subject, severity) without message.",
+            },
+            "timeout_s": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_TIMEOUT_S,
+                "description": "Decide by itself after this many seconds (at most 30 days); "
+                "without it the execution waits for a person.",
+            },
+            "timeout_outcome": {
+                "type": "string",
+                "enum": ["approve", "reject"],
+                "default": "reject",
+                "description": "The decision taken when timeout_s passes.",
+            },
+        },
+    }
+    example = {
+        "id": "editor_ok",
+        "type": "approval",
+        "params": {
+            "message": "Publish '{{ article.title }}'?",
+            "notify": {"channel": "in_app"},
+            "timeout_s": 86400,
+            "timeout_outcome": "reject",
+        },
+    }
+
+    def params_check(self, params: dict[str, Any], *, rendered: bool) -> dict[str, Any]:
+        """``notify`` is checked as the params of a notify step."""
+        if "notify" not in params:
+            return {}
+        try:
+            action_get("notify").validate(
+                {**params["notify"], "message": "approval"}, rendered=rendered
+            )
+        except serializers.ValidationError as exc:
+            return {"notify": exc.detail}
+        return {}
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
         state = dict(step.state)

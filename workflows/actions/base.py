@@ -1,13 +1,20 @@
 """The interface every action executor implements, and the errors it raises."""
 
-import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from jsonschema import Draft202012Validator
 from rest_framework import serializers
 
+from workflows.actions.schema import (
+    params_coerce,
+    params_defaults,
+    schema_errors,
+    schema_templated,
+    validator_for,
+)
 from workflows.templating import has_template
 
 
@@ -79,6 +86,8 @@ class Templated(serializers.Field):
 class Action:
     """An action type: validates its params and runs one step.
 
+    ``params_schema`` (JSON Schema, see workflows.actions.schema) is the contract of the params;
+    ``params_check`` adds what a schema cannot say (a connection exists, a JMESPath compiles).
     ``validate`` is called when a workflow is saved (params may still hold templates) and again
     with the rendered params before ``run``; ``run`` returns the step's output (JSON-serialisable)
     or raises ActionError.
@@ -86,22 +95,46 @@ class Action:
 
     type: ClassVar[str]
     label: ClassVar[str] = ""
+    # What it does, in a sentence or two: the catalogue and docs/actions.md show it.
+    description: ClassVar[str] = ""
+    # Where the step editor files it: "data", "flow", "content", "messages", "monitoring".
+    group: ClassVar[str] = "other"
     side_effects: ClassVar[bool] = True
-    params_serializer: ClassVar[builtins.type[serializers.Serializer[Any]]]
+    params_schema: ClassVar[dict[str, Any]] = {"type": "object", "additionalProperties": False}
+    # A whole action definition using it, as a workflow's ``actions`` list holds it.
+    example: ClassVar[dict[str, Any]] = {}
 
     def validate(self, params: Any, *, rendered: bool = False) -> dict[str, Any]:
-        """Return the cleaned params; raise serializers.ValidationError naming the bad fields."""
+        """Return the params with defaults filled in; raise serializers.ValidationError naming
+        the bad fields."""
         if not isinstance(params, dict):
             raise serializers.ValidationError({"params": ["Must be an object."]})
-        serializer = self.params_serializer(data=params, context={"rendered": rendered})
-        unknown = sorted(set(params) - set(serializer.fields))
-        if unknown:
-            known = ", ".join(sorted(serializer.fields))
-            raise serializers.ValidationError(
-                {name: [f"Unknown param. Known params: {known}."] for name in unknown}
-            )
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
+        params = self.params_normalize(params)
+        if rendered:
+            params = params_coerce(self.params_schema, params)
+        errors = schema_errors(self._validator(rendered), params)
+        if not errors:
+            errors = self.params_check(params, rendered=rendered)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return params_defaults(self.params_schema, params)
+
+    def params_normalize(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Shorthands the action accepts, spelled out before validation (a lower-case method)."""
+        return params
+
+    def params_check(self, params: dict[str, Any], *, rendered: bool) -> dict[str, Any]:
+        """Problems the schema cannot see, as ``{field: [messages]}``; ``params`` passed the
+        schema. Values may still be templates unless ``rendered``."""
+        return {}
+
+    def _validator(self, rendered: bool) -> Draft202012Validator:
+        cache = self.__dict__.setdefault("_validators", {})
+        if rendered not in cache:
+            schema = self.params_schema if rendered else schema_templated(self.params_schema)
+            cache[rendered] = validator_for(schema)
+        validator: Draft202012Validator = cache[rendered]
+        return validator
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
         raise NotImplementedError

@@ -5,38 +5,44 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from rest_framework import serializers
 
-from workflows.actions.base import Action, StepRun, StepWaiting, Templated
-from workflows.templating import has_template
+from workflows.actions.base import Action, StepRun, StepWaiting
 
 MAX_WAIT_S = 30 * 86400
-
-
-class WaitParams(serializers.Serializer):
-    seconds = Templated(
-        serializers.FloatField(min_value=0, max_value=MAX_WAIT_S), required=False, default=None
-    )
-    until = Templated(serializers.CharField(max_length=64), required=False, default=None)
-
-    def validate_until(self, until: str | None) -> str | None:
-        if until is None or (has_template(until) and not self.context.get("rendered")):
-            return until
-        if parse_datetime(until) is None:
-            raise serializers.ValidationError("Must be an ISO 8601 date and time.")
-        return until
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if (attrs.get("seconds") is None) == (attrs.get("until") is None):
-            raise serializers.ValidationError("Give either 'seconds' or 'until'.")
-        return attrs
 
 
 class WaitAction(Action):
     type = "wait"
     label = "Wait"
+    group = "flow"
+    description = (
+        "Pauses the execution for a number of seconds or until a date and time, holding no "
+        "worker; a resumed wait does not start counting again."
+    )
     side_effects = False
-    params_serializer = WaitParams
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "seconds": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": MAX_WAIT_S,
+                "x-template": True,
+                "description": "How long to wait (at most 30 days).",
+            },
+            "until": {
+                "type": "string",
+                "format": "date-time",
+                "maxLength": 64,
+                "x-template": True,
+                "description": "When to go on: an ISO 8601 date and time (UTC unless it says).",
+            },
+        },
+        "oneOf": [{"required": ["seconds"]}, {"required": ["until"]}],
+        "x-messages": {"oneOf": "Give either 'seconds' or 'until'."},
+    }
+    example = {"id": "cool_off", "type": "wait", "params": {"seconds": 3600}}
 
     def run(self, params: dict[str, Any], step: StepRun) -> dict[str, Any]:
         now = timezone.now()

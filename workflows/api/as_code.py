@@ -7,11 +7,12 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.parsing import BoundedJSONParser
 from workflows import selectors
 from workflows.as_code.document import DocumentInvalid, document_parse
 from workflows.as_code.exporting import workflows_export
@@ -54,12 +55,13 @@ class ImportResultSerializer(serializers.Serializer):
 class WorkflowExportView(APIView):
     @extend_schema(responses={200: DOCUMENT_SCHEMA})
     def get(self, request: Request, workflow_id: str) -> Response:
+        """Export a workflow as code."""
         workflow = get_object_or_404(selectors.workflow_list(), pk=workflow_id)
         return Response(workflows_export(workflows=[workflow]))
 
 
 class WorkflowImportView(APIView):
-    parser_classes = [JSONParser, YAMLParser]
+    parser_classes = [BoundedJSONParser, YAMLParser]
 
     @extend_schema(
         request={"application/json": DOCUMENT_SCHEMA, "application/yaml": DOCUMENT_SCHEMA},
@@ -70,6 +72,7 @@ class WorkflowImportView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
+        """Import workflows from code."""
         dry_run = request.query_params.get("dry_run", "").lower() in TRUE_VALUES
         try:
             result = workflows_import(document=request.data, dry_run=dry_run, user=request.user)

@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.strict import StrictSerializer, text_field
 from workflows import selectors
 from workflows.models import AutomationWorkflow, WorkflowRevision
 from workflows.revisions import (
@@ -46,8 +47,8 @@ class RevisionDiffSerializer(serializers.Serializer):
     unified = serializers.CharField(help_text="Unified diff of the pretty-printed definitions.")
 
 
-class RestoreInputSerializer(serializers.Serializer):
-    change_note = serializers.CharField(
+class RestoreInputSerializer(StrictSerializer):
+    change_note = text_field(
         required=False, default="", allow_blank=True, max_length=CHANGE_NOTE_MAX
     )
 
@@ -64,11 +65,13 @@ class WorkflowRevisionViewSet(viewsets.GenericViewSet):
         return workflow_revision_list(workflow=self.get_workflow())
 
     def list(self, request: Request, workflow_id: str) -> Response:
+        """List a workflow's revisions, newest first."""
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(RevisionSerializer(page, many=True).data)
 
     @extend_schema(responses=RevisionDetailSerializer)
     def retrieve(self, request: Request, workflow_id: str, number: str) -> Response:
+        """Get one revision of a workflow."""
         workflow = self.get_workflow()
         try:
             revision = workflow_revision_get(workflow=workflow, number=int(number))
@@ -78,6 +81,7 @@ class WorkflowRevisionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses=RevisionDiffSerializer)
     def diff(self, request: Request, workflow_id: str, a: str, b: str) -> Response:
+        """Compare two revisions of a workflow."""
         workflow = self.get_workflow()
         try:
             diff = workflow_revision_diff(workflow=workflow, from_number=int(a), to_number=int(b))

@@ -6,7 +6,10 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from workflows.definition import definition_validate
+from core.site import absolute_url
+from core.strict import StrictFieldsMixin, StrictSerializer, text_field
+from workflows.catalogue import ACTION_COMPONENT
+from workflows.definition import MAX_ACTIONS, definition_validate
 from workflows.models import (
     AutomationExecution,
     AutomationExecutionStep,
@@ -17,9 +20,27 @@ from workflows.models import (
 from workflows.selectors import success_rate
 
 
-class WorkflowSerializer(serializers.ModelSerializer[AutomationWorkflow]):
-    trigger = serializers.JSONField(required=False)
-    actions = serializers.JSONField(required=False)
+@extend_schema_field(
+    {
+        "type": "array",
+        "maxItems": MAX_ACTIONS,
+        "items": {"$ref": f"#/components/schemas/{ACTION_COMPONENT}"},
+        "description": "The steps, in order; docs/actions.md describes each action type.",
+    }
+)
+class ActionsField(serializers.JSONField):
+    """The actions list, checked with the rest of the definition (definition_validate)."""
+
+
+class WorkflowSerializer(StrictFieldsMixin, serializers.ModelSerializer[AutomationWorkflow]):
+    trigger = serializers.JSONField(
+        required=False,
+        help_text="How the workflow starts: {type: manual|publish|schedule|event|webhook, …}. A "
+        "schedule takes the cron in `schedule` and an optional `timezone`, or `interval_s` "
+        "with an optional `start_at` (ISO 8601 with a UTC offset; slots are start_at + k × "
+        "interval_s; when absent, the moment the trigger is saved, stored here).",
+    )
+    actions = ActionsField(required=False)
     schedule = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, max_length=120
     )
@@ -39,7 +60,7 @@ class WorkflowSerializer(serializers.ModelSerializer[AutomationWorkflow]):
     success_rate = serializers.SerializerMethodField()
     webhook_url = serializers.SerializerMethodField()
     has_webhook_secret = serializers.SerializerMethodField()
-    change_note = serializers.CharField(
+    change_note = text_field(
         write_only=True,
         required=False,
         allow_blank=True,
@@ -95,7 +116,8 @@ class WorkflowSerializer(serializers.ModelSerializer[AutomationWorkflow]):
     def get_webhook_url(self, workflow: AutomationWorkflow) -> str | None:
         if workflow.trigger_type != TriggerType.WEBHOOK or not workflow.webhook_token:
             return None
-        return f"{settings.SITE_URL}/api/workflow-orchestration/hooks/{workflow.webhook_token}"
+        path = f"/api/workflow-orchestration/hooks/{workflow.webhook_token}"
+        return absolute_url(path, self.context.get("request"))
 
     def get_has_webhook_secret(self, workflow: AutomationWorkflow) -> bool:
         return bool(workflow.webhook_secret)
@@ -108,7 +130,10 @@ class WorkflowSerializer(serializers.ModelSerializer[AutomationWorkflow]):
         trigger = attrs.get("trigger", instance.trigger if instance else {"type": "manual"})
         actions = attrs.get("actions", instance.actions if instance else [])
         schedule = attrs.get("schedule", instance.schedule if instance else None)
-        definition_validate(trigger=trigger, actions=actions, schedule=schedule)
+        has_secret = bool(attrs.get("webhook_secret") or (instance and instance.webhook_secret))
+        definition_validate(
+            trigger=trigger, actions=actions, schedule=schedule, has_webhook_secret=has_secret
+        )
         attrs.setdefault("trigger", trigger)
         attrs.setdefault("actions", actions)
         if "schedule" in attrs:
@@ -116,7 +141,23 @@ class WorkflowSerializer(serializers.ModelSerializer[AutomationWorkflow]):
         return attrs
 
 
+class AttemptSerializer(serializers.Serializer):
+    """One attempt of a step, as kept in its history."""
+
+    attempt = serializers.IntegerField()
+    status = serializers.CharField(help_text="completed, failed, waiting or skipped")
+    started_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField()
+    execution_time_ms = serializers.IntegerField(help_text="What this attempt took.")
+    error_message = serializers.CharField(allow_blank=True)
+    input = serializers.JSONField(
+        required=False, help_text="What an attempt that did not complete was run with."
+    )
+
+
 class StepSerializer(serializers.ModelSerializer[AutomationExecutionStep]):
+    attempt_history = AttemptSerializer(many=True, read_only=True)
+
     class Meta:
         model = AutomationExecutionStep
         fields = [
@@ -129,11 +170,17 @@ class StepSerializer(serializers.ModelSerializer[AutomationExecutionStep]):
             "output",
             "error_message",
             "attempts",
+            "attempt_history",
             "started_at",
             "completed_at",
             "execution_time_ms",
+            "wall_time_ms",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "execution_time_ms": {"help_text": "Active time: every attempt's work, summed."},
+            "wall_time_ms": {"help_text": "From the first attempt's start to the finish."},
+        }
 
 
 class ExecutionSerializer(serializers.ModelSerializer[AutomationExecution]):
@@ -153,6 +200,7 @@ class ExecutionSerializer(serializers.ModelSerializer[AutomationExecution]):
             "started_at",
             "completed_at",
             "execution_time_ms",
+            "wall_time_ms",
             "steps_completed",
             "steps_total",
             "error_message",
@@ -160,6 +208,13 @@ class ExecutionSerializer(serializers.ModelSerializer[AutomationExecution]):
             "cancel_requested",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "execution_time_ms": {
+                "help_text": "Active time: what the steps took, every attempt summed; queueing, "
+                "backoff and waits are not in it."
+            },
+            "wall_time_ms": {"help_text": "From created to finished, everything included."},
+        }
 
 
 class ArticleVersionPinSerializer(serializers.Serializer):
@@ -201,8 +256,8 @@ class ExecuteAcceptedSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class DecisionSerializer(serializers.Serializer):
-    comment = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+class DecisionSerializer(StrictSerializer):
+    comment = text_field(max_length=2000, required=False, default="", allow_blank=True)
 
 
 class DryRunStepSerializer(serializers.Serializer):

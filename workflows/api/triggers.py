@@ -1,9 +1,10 @@
-"""Trigger endpoints: events (staff) and inbound webhooks (anonymous, optionally signed)."""
+"""Trigger endpoints: events (staff) and inbound webhooks (anonymous, verified the way the
+workflow's sender signs)."""
 
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.permissions import AllowAny
@@ -12,7 +13,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from core.strict import StrictSerializer
 from workflows.api.views import IDEMPOTENCY_HEADER, idempotency_key_from
+from workflows.api.webhook_docs import webhook_schema
 from workflows.services.triggers import event_emit
 from workflows.services.webhooks import (
     WebhookBadRequest,
@@ -23,7 +26,7 @@ from workflows.services.webhooks import (
 )
 
 
-class EventSerializer(serializers.Serializer):
+class EventSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
     payload = serializers.DictField(required=False, default=dict)
 
@@ -61,11 +64,6 @@ class WebhookTokenThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": view.kwargs.get("token", "")}
 
 
-class WebhookAcceptedSerializer(serializers.Serializer):
-    execution_id = serializers.IntegerField()
-    duplicate = serializers.BooleanField()
-
-
 class WebhookView(APIView):
     """Anonymous inbound trigger at the workflow's secret URL."""
 
@@ -73,20 +71,12 @@ class WebhookView(APIView):
     authentication_classes: list[type] = []
     throttle_classes = [WebhookTokenThrottle]
 
-    @extend_schema(
-        request={"application/json": {"type": "object", "additionalProperties": True}},
-        responses={
-            202: WebhookAcceptedSerializer,
-            401: OpenApiResponse(description="Missing or invalid signature"),
-            404: OpenApiResponse(description="Unknown token"),
-            409: OpenApiResponse(description="Workflow inactive"),
-        },
-    )
+    @webhook_schema
     def post(self, request: Request, token: str) -> Response:
         # The raw bytes, never request.data: the signature covers exactly what was sent, and
         # nothing is parsed before it is verified.
         try:
-            execution, created = webhook_receive(
+            outcome = webhook_receive(
                 token=token, body=request.body, headers=request.headers, now=timezone.now()
             )
         except WebhookNotFound as exc:
@@ -97,7 +87,9 @@ class WebhookView(APIView):
             return Response({"detail": str(exc)}, status=status.HTTP_401_UNAUTHORIZED)
         except WebhookBadRequest as exc:
             raise ParseError(str(exc)) from None
+        if outcome.execution is None:
+            return Response(outcome.reply, status=status.HTTP_200_OK)
         return Response(
-            {"execution_id": execution.pk, "duplicate": not created},
+            {"execution_id": outcome.execution.pk, "duplicate": not outcome.created},
             status=status.HTTP_202_ACCEPTED,
         )

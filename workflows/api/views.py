@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -12,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from analytics.selectors import workflow_stats_detail
-from analytics.serializers import WorkflowStatsDetailSerializer
+from core.strict import no_parameters_check
 from workflows import selectors
+from workflows.api.filters import ExecutionFilter, WorkflowFilter
 from workflows.api.pagination import PageOrCursorPagination
 from workflows.api.serializers import (
     DecisionSerializer,
@@ -24,7 +23,7 @@ from workflows.api.serializers import (
     ExecutionSerializer,
     WorkflowSerializer,
 )
-from workflows.models import AutomationExecution, AutomationWorkflow, ExecutionStatus, TriggerType
+from workflows.models import AutomationExecution, AutomationWorkflow, TriggerType
 from workflows.services.dry_run import workflow_dry_run
 from workflows.services.executions import (
     execution_cancel,
@@ -52,14 +51,6 @@ def payload_from(request: Request) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise ValidationError({"non_field_errors": ["The trigger payload must be a JSON object."]})
     return payload
-
-
-class WorkflowFilter(django_filters.FilterSet):
-    trigger_type = django_filters.ChoiceFilter(choices=TriggerType.choices)
-
-    class Meta:
-        model = AutomationWorkflow
-        fields = ["is_active", "workflow_type", "trigger_type"]
 
 
 class WorkflowViewSet(viewsets.ModelViewSet):
@@ -97,6 +88,7 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def execute(self, request: Request, pk: str | None = None) -> Response:
+        """Run a workflow now."""
         workflow = self.get_object()
         execution, _created = execution_create(
             workflow=workflow,
@@ -116,24 +108,9 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="dry-run")
     def dry_run(self, request: Request, pk: str | None = None) -> Response:
+        """Show what a run would do, without side effects."""
         report = workflow_dry_run(workflow=self.get_object(), payload=payload_from(request))
         return Response(report)
-
-    @extend_schema(responses=WorkflowStatsDetailSerializer)
-    @action(detail=True, methods=["get"])
-    def stats(self, request: Request, pk: str | None = None) -> Response:
-        return Response(workflow_stats_detail(workflow=self.get_object()))
-
-
-class ExecutionFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=ExecutionStatus.choices)
-    trigger_type = django_filters.ChoiceFilter(choices=TriggerType.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-
-    class Meta:
-        model = AutomationExecution
-        fields = ["workflow", "status", "trigger_type"]
 
 
 class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -150,15 +127,19 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def get_serializer_class(self) -> type[BaseSerializer[AutomationExecution]]:
         return ExecutionSerializer if self.action == "list" else ExecutionDetailSerializer
 
-    @extend_schema(request=None, responses={200: ExecutionDetailSerializer, 409: OpenApiResponse()})
+    @extend_schema(request=None, responses={202: ExecutionDetailSerializer, 409: OpenApiResponse()})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
+        """Retry a failed execution from its failed step."""
+        no_parameters_check(request)
         execution = execution_retry(execution=self.get_object())
         return Response(ExecutionDetailSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: ExecutionDetailSerializer, 409: OpenApiResponse()})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Cancel an execution before its next step."""
+        no_parameters_check(request)
         execution = execution_cancel(execution=self.get_object())
         return Response(ExecutionDetailSerializer(execution).data)
 
@@ -168,6 +149,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:
+        """Approve the execution's waiting approval step."""
         return self._decide(request, approved=True)
 
     @extend_schema(
@@ -176,6 +158,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     )
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str | None = None) -> Response:
+        """Reject the execution's waiting approval step."""
         return self._decide(request, approved=False)
 
     def _decide(self, request: Request, *, approved: bool) -> Response:

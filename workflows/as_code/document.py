@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from core.parsing import InputRefused, json_loads, yaml_load
+
 FORMAT_VERSION = 1
 FORMATS = ("json", "yaml")
 
@@ -31,16 +33,21 @@ class DocumentInvalid(Exception):
 
 
 def document_parse(text: str) -> Any:
-    """The document in ``text``: JSON, or else YAML (safe loading only, no custom tags).
+    """The document in ``text``: JSON, or else YAML (safe loading only, no custom tags), both
+    read within core.parsing's limits (depth, alias expansion, storable text).
 
-    Raises DocumentInvalid when it is neither, or holds values JSON has no type for (YAML
-    reads an unquoted 2025-01-01 as a date).
+    Raises DocumentInvalid when it is neither, is refused by those limits, or holds values JSON
+    has no type for (YAML reads an unquoted 2025-01-01 as a date).
     """
     try:
-        document = json.loads(text)
+        document = json_loads(text)
+    except InputRefused as exc:
+        raise DocumentInvalid({"document": [str(exc)]}) from None
     except ValueError:
         try:
-            document = yaml.safe_load(text)
+            document = yaml_load(text)
+        except InputRefused as exc:
+            raise DocumentInvalid({"document": [str(exc)]}) from None
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             line = f" (line {where.line + 1})" if where is not None else ""

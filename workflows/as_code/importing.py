@@ -12,25 +12,28 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
+from django.utils import timezone
 from rest_framework import serializers
 
+from core.strict import StrictSerializer, text_field, unknown_keys_errors
 from workflows.as_code.document import FORMAT_VERSION, DocumentInvalid, Errors, error_paths
 from workflows.as_code.exporting import DOCUMENT_FIELDS
 from workflows.as_code.references import ConnectionDirectory
 from workflows.definition import definition_validate
 from workflows.models import AutomationWorkflow, TriggerType, WorkflowType
-from workflows.services.workflows import workflow_create, workflow_update
+from workflows.services.workflows import trigger_anchored, workflow_create, workflow_update
 
 MAX_WORKFLOWS = 500
 DOCUMENT_KEYS = {"version", "workflows"}
 DEFAULT_NOTE = "Imported from a workflow document."
 
 
-class DocumentWorkflowSerializer(serializers.Serializer):
-    """One workflow of a document, with the defaults a field left out takes."""
+class DocumentWorkflowSerializer(StrictSerializer):
+    """One workflow of a document, with the defaults a field left out takes; a key it does not
+    know is refused, with the field to use when it is a camelCase spelling of one."""
 
     name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, default="", allow_blank=True)
+    description = text_field(required=False, default="", allow_blank=True)
     workflow_type = serializers.ChoiceField(
         choices=WorkflowType.choices, required=False, default=WorkflowType.CUSTOM
     )
@@ -112,7 +115,9 @@ def workflows_import(
 def _entries(document: Any) -> list[Any]:
     if not isinstance(document, dict):
         raise DocumentInvalid({"document": ["Must be an object with a 'workflows' list."]})
-    errors: Errors = {key: ["Unknown field."] for key in sorted(set(document) - DOCUMENT_KEYS)}
+    errors: Errors = unknown_keys_errors(
+        {key: None for key in sorted(document, key=str)}, DOCUMENT_KEYS
+    )
     version = document.get("version", FORMAT_VERSION)
     if version != FORMAT_VERSION:
         errors["version"] = [
@@ -136,9 +141,6 @@ def _validated(
     if not isinstance(entry, dict):
         errors[prefix] = ["Each workflow must be an object."]
         return None
-    unknown = sorted(set(entry) - set(DOCUMENT_FIELDS))
-    for key in unknown:
-        errors[f"{prefix}.{key}"] = ["Unknown field."]
     resolving: Errors = {}
     actions = directory.actions_resolved(entry.get("actions", []), prefix, resolving)
     errors.update(resolving)
@@ -149,7 +151,7 @@ def _validated(
             if path not in resolving:
                 errors[path] = messages
         return None
-    return None if unknown or resolving else dict(serializer.validated_data)
+    return None if resolving else dict(serializer.validated_data)
 
 
 def _names_check(entries: list[Any], errors: Errors) -> None:
@@ -186,6 +188,8 @@ def _plan(validated: list[dict[str, Any] | None], errors: Errors) -> list[Planne
             plan.append(PlannedWorkflow(name=data["name"], action="created", data=data))
             continue
         workflow = matches[0]
+        # An interval schedule the document gives without start_at keeps the one it has.
+        data["trigger"] = trigger_anchored(data["trigger"], workflow.trigger, timezone.now())
         changed = [key for key in DOCUMENT_FIELDS if getattr(workflow, key) != data[key]]
         action = "updated" if changed else "unchanged"
         plan.append(PlannedWorkflow(data["name"], action, changed, workflow.pk, data))

@@ -1,28 +1,40 @@
-"""Waking a worker for an execution. The database row is the truth; the message is only a nudge,
-sent after the transaction commits. A lost message is re-sent by the sweep."""
+"""How executions reach workers: the kernel's Dispatcher (workflows/dispatch.py) for executions,
+and which executions are due."""
 
-import logging
+from datetime import datetime
 
-from celery import current_app
-from django.db import transaction
+from django.db.models import Q
 
-logger = logging.getLogger(__name__)
+from workflows.dispatch import Dispatcher
+from workflows.models import AutomationExecution, ExecutionStatus
 
 RUN_EXECUTION_TASK = "workflows.run_execution"
 
 
-def _send(execution_id: int, countdown: float | None) -> None:
-    try:
-        current_app.send_task(
-            RUN_EXECUTION_TASK,
-            args=[execution_id],
-            countdown=countdown if countdown and countdown > 0 else None,
-        )
-    except Exception:
-        # The broker is unreachable. The execution stays queued and the sweep re-sends it.
-        logger.warning("could not send execution %s to the broker", execution_id, exc_info=True)
+def executions_due(now: datetime) -> Q:
+    """Executions a worker may start now: queued and due, or waiting with their wait over."""
+    return Q(status=ExecutionStatus.QUEUED) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    ) | Q(status=ExecutionStatus.WAITING, next_attempt_at__lte=now)
 
 
-def execution_dispatch(execution_id: int, *, countdown: float | None = None) -> None:
-    """Send the execution to a worker once the current transaction commits."""
-    transaction.on_commit(lambda: _send(execution_id, countdown))
+def _lost(now: datetime) -> Q:
+    """Due executions of unlimited workflows, and running ones whose worker is presumed dead.
+    Due executions of workflows with ``max_concurrency`` wait for a free slot: the sweep sends
+    those itself (``execution_sweep``), never merely because they are due."""
+    expired = Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now)
+    return (executions_due(now) & Q(concurrency_limited=False)) | expired
+
+
+EXECUTIONS = Dispatcher(
+    task=RUN_EXECUTION_TASK, model=AutomationExecution, lost=_lost, lock_key=0x5717EE9
+)
+
+
+def execution_dispatch(
+    execution_id: int, *, marked: datetime, countdown: float | None = None, control: bool = False
+) -> None:
+    """Send the execution to a worker once the current transaction commits; ``marked`` is the
+    ``dispatched_at`` just written (see workflows/dispatch.py). On the control lane when it is
+    time-critical (a schedule's fire, recovered work)."""
+    EXECUTIONS.send(execution_id, marked=marked, countdown=countdown, control=control)

@@ -115,6 +115,7 @@ def workflow_dry_run(*, workflow: AutomationWorkflow, payload: dict[str, Any]) -
     context = {
         "trigger": payload,
         "article": base.get("article"),
+        "webhook": base.get("webhook"),
         "workflow": {"id": workflow.pk, "name": workflow.name},
         "execution": {"id": None, "attempt": 1},
         "steps": {},

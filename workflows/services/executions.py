@@ -1,17 +1,19 @@
-"""Writes on executions: create (trigger), cancel, retry, and the sweep that recovers lost work."""
+"""Writes on executions: create (trigger), cancel, retry and decide (approvals). The sweep and
+the pruning are in housekeeping.py."""
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
+from workflows.dispatch import dispatch_mark
 from workflows.models import (
     FINISHED_STATUSES,
+    STEP_UNDER_WAY_STATUSES,
     AutomationExecution,
     AutomationExecutionStep,
     AutomationWorkflow,
@@ -19,13 +21,10 @@ from workflows.models import (
     StepStatus,
     WorkflowRevision,
 )
-from workflows.services.dispatch import execution_dispatch
+from workflows.services.counters import workflow_counters_remove_failure
+from workflows.services.dispatch import EXECUTIONS, execution_dispatch, executions_due
 
 logger = logging.getLogger(__name__)
-
-SWEEP_BATCH = 500
-PRUNE_BATCH = 1000
-SWEEP_LOCK_KEY = 0x5717EE9
 
 
 class ExecutionConflict(Exception):
@@ -51,7 +50,8 @@ def context_for(payload: Any, given: dict[str, Any] | None) -> dict[str, Any]:
     return context
 
 
-def _definition_snapshot(workflow: AutomationWorkflow) -> dict[str, Any]:
+def execution_definition(workflow: AutomationWorkflow) -> dict[str, Any]:
+    """The definition an execution keeps: what it runs with, whatever the workflow becomes."""
     return {
         "name": workflow.name,
         "version": workflow.version,
@@ -101,23 +101,25 @@ def execution_create(
         ).first()
         if first is not None:
             return first, False
+    marked = dispatch_mark(timezone.now())
     try:
         with transaction.atomic():
             execution = AutomationExecution.objects.create(
                 workflow=workflow,
                 trigger_type=trigger_type,
                 trigger_payload=payload if payload is not None else {},
-                definition=_definition_snapshot(workflow),
+                definition=execution_definition(workflow),
                 workflow_version=workflow.version,
                 revision_id=_latest_revision_id(workflow),
                 context=_article_version_pin(context_for(payload, context)),
                 idempotency_key=idempotency_key or "",
                 steps_total=len(workflow.actions),
-                dispatched_at=timezone.now(),
+                dispatched_at=marked,
                 scheduled_for=scheduled_for,
                 concurrency_limited=workflow.max_concurrency is not None,
             )
-            execution_dispatch(execution.pk)
+            # A schedule's slot is time-critical: its run goes ahead of any backlog.
+            execution_dispatch(execution.pk, marked=marked, control=scheduled_for is not None)
     except IntegrityError:
         # A concurrent request with the same key, or a second fire of the same slot, won.
         existing = AutomationExecution.objects.filter(workflow=workflow)
@@ -129,8 +131,17 @@ def execution_create(
     return execution, True
 
 
+def execution_steps_cancel(*, execution_id: int, now: datetime) -> int:
+    """Mark the execution's steps still under way (running, retrying, waiting) cancelled: a
+    finished execution has none. Returns how many."""
+    return AutomationExecutionStep.objects.filter(
+        execution_id=execution_id, status__in=STEP_UNDER_WAY_STATUSES
+    ).update(status=StepStatus.CANCELLED, completed_at=now, error_message="Cancelled.")
+
+
 def execution_cancel(*, execution: AutomationExecution) -> AutomationExecution:
-    """Cancel a queued execution now, or ask a running one to stop before its next step.
+    """Cancel an execution that is queued, waiting, or whose worker is presumed dead (its lease
+    expired) now; ask a running one to stop before its next step.
 
     Raises ExecutionConflict when the execution already finished.
     """
@@ -138,30 +149,48 @@ def execution_cancel(*, execution: AutomationExecution) -> AutomationExecution:
         locked = AutomationExecution.objects.select_for_update().get(pk=execution.pk)
         if locked.status in FINISHED_STATUSES:
             raise ExecutionConflict(f"Execution {locked.pk} already {locked.status}.")
-        if locked.status in (ExecutionStatus.QUEUED, ExecutionStatus.WAITING):
-            now = timezone.now()
-            locked.status = ExecutionStatus.CANCELLED
-            locked.completed_at = now
-            locked.error_message = "Cancelled."
-            locked.next_attempt_at = None
-            locked.cancel_requested = True
-            locked.save(
-                update_fields=[
-                    "status",
-                    "completed_at",
-                    "error_message",
-                    "next_attempt_at",
-                    "cancel_requested",
-                ]
-            )
-        else:
-            locked.cancel_requested = True
+        now = timezone.now()
+        locked.cancel_requested = True
+        lease = locked.lease_expires_at
+        dead = locked.status == ExecutionStatus.RUNNING and lease is not None and lease < now
+        if locked.status == ExecutionStatus.RUNNING and not dead:
             locked.save(update_fields=["cancel_requested"])
+            return locked
+        if dead:
+            # A late result of the worker presumed dead is refused from here on.
+            locked.attempt += 1
+        locked.status = ExecutionStatus.CANCELLED
+        locked.completed_at = now
+        locked.error_message = "Cancelled."
+        locked.next_attempt_at = None
+        locked.lease_expires_at = None
+        locked.locked_by = ""
+        locked.wall_time_ms = max(0, int((now - locked.created_at).total_seconds() * 1000))
+        locked.execution_time_ms = (
+            locked.steps.aggregate(total=Sum("execution_time_ms"))["total"] or 0
+        )
+        locked.save()
+        execution_steps_cancel(execution_id=locked.pk, now=now)
+        if dead and locked.concurrency_limited:
+            _limited_wake_next(locked.workflow_id, now)
     return locked
 
 
+def _limited_wake_next(workflow_id: int, now: datetime) -> None:
+    waiting = (
+        AutomationExecution.objects.filter(executions_due(now), workflow_id=workflow_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        EXECUTIONS.wake([waiting], now)
+
+
 def execution_retry(*, execution: AutomationExecution) -> AutomationExecution:
-    """Resume a failed execution from its failed step, keeping the outputs of completed steps.
+    """Resume a failed execution from its failed step, keeping the outputs of completed steps
+    and every earlier attempt of the failed one (the resumed run adds an attempt). The failed
+    run leaves the workflow's counters; the resumed one counts when it finishes.
 
     Raises ExecutionConflict unless the execution failed.
     """
@@ -171,32 +200,33 @@ def execution_retry(*, execution: AutomationExecution) -> AutomationExecution:
             raise ExecutionConflict(
                 f"Only failed executions can be retried; execution {locked.pk} is {locked.status}."
             )
-        failed = list(
-            locked.steps.filter(
-                status__in=[StepStatus.FAILED, StepStatus.RETRYING, StepStatus.RUNNING]
-            )
-        )
         actions = locked.definition.get("actions", [])
         resumable = [
             step.pk
-            for step in failed
+            for step in locked.steps.filter(
+                status__in=[StepStatus.FAILED, *STEP_UNDER_WAY_STATUSES]
+            )
             if step.status != StepStatus.FAILED
             or not (
                 step.step_index < len(actions)
                 and actions[step.step_index].get("continue_on_failure")
             )
         ]
-        locked.steps.filter(pk__in=resumable).delete()
+        locked.steps.filter(pk__in=resumable).update(status=StepStatus.RETRYING)
+        workflow_counters_remove_failure(
+            workflow_id=locked.workflow_id, active_ms=locked.execution_time_ms or 0
+        )
         locked.status = ExecutionStatus.QUEUED
         locked.error_message = ""
         locked.completed_at = None
         locked.execution_time_ms = None
+        locked.wall_time_ms = None
         locked.next_attempt_at = None
         locked.deliveries = 0
         locked.cancel_requested = False
-        locked.dispatched_at = timezone.now()
+        locked.dispatched_at = dispatch_mark(timezone.now())
         locked.save()
-        execution_dispatch(locked.pk)
+        execution_dispatch(locked.pk, marked=locked.dispatched_at)
     return locked
 
 
@@ -229,79 +259,7 @@ def execution_decide(
         step.save(update_fields=["output"])
         locked.status = ExecutionStatus.QUEUED
         locked.next_attempt_at = None
-        locked.dispatched_at = now
+        locked.dispatched_at = dispatch_mark(now)
         locked.save(update_fields=["status", "next_attempt_at", "dispatched_at"])
-        execution_dispatch(locked.pk)
+        execution_dispatch(locked.pk, marked=locked.dispatched_at)
     return locked
-
-
-def _due_for_resend(now: datetime) -> Q:
-    requeue_before = now - timedelta(seconds=settings.EXECUTION_REQUEUE_AFTER_S)
-    queued = (
-        Q(status=ExecutionStatus.QUEUED)
-        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        & (Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=requeue_before))
-    )
-    expired = Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now) & (
-        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=requeue_before)
-    )
-    resumable = Q(status=ExecutionStatus.WAITING, next_attempt_at__lte=now) & (
-        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=requeue_before)
-    )
-    return queued | expired | resumable
-
-
-def _sweep_lock() -> bool:
-    """Hold the sweep's lock until the transaction ends; False when another sweep holds it.
-
-    PostgreSQL: a transaction-level advisory lock. SQLite: write transactions are IMMEDIATE, so
-    they already run one at a time.
-    """
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SWEEP_LOCK_KEY])
-        return bool(cursor.fetchone()[0])
-
-
-def execution_prune(*, now: datetime | None = None, batch: int = PRUNE_BATCH) -> int:
-    """Delete finished executions older than EXECUTION_RETENTION_DAYS, a batch per transaction,
-    so no lock is held for long. Returns how many were deleted."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.EXECUTION_RETENTION_DAYS)
-    old = AutomationExecution.objects.filter(
-        status__in=FINISHED_STATUSES, created_at__lt=cutoff
-    ).order_by("pk")
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            ids = list(old.values_list("pk", flat=True)[:batch])
-            if not ids:
-                return deleted
-            AutomationExecutionStep.objects.filter(execution_id__in=ids).delete()
-            AutomationExecution.objects.filter(pk__in=ids).delete()
-        deleted += len(ids)
-
-
-def execution_sweep(*, now: datetime | None = None) -> int:
-    """Re-send executions whose message was lost, whose worker died, or whose retry is due.
-
-    Rows are locked with SKIP LOCKED, so two sweeps running at once never send the same
-    execution twice. Returns how many executions were re-sent.
-    """
-    now = now or timezone.now()
-    with transaction.atomic():
-        if not _sweep_lock():
-            return 0
-        rows = list(
-            AutomationExecution.objects.select_for_update(skip_locked=True)
-            .filter(_due_for_resend(now))
-            .order_by("id")
-            .values_list("pk", flat=True)[:SWEEP_BATCH]
-        )
-        if not rows:
-            return 0
-        AutomationExecution.objects.filter(pk__in=rows).update(dispatched_at=now)
-        for execution_id in rows:
-            execution_dispatch(execution_id)
-    logger.info("sweep re-sent %d executions", len(rows))
-    return len(rows)

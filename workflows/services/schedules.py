@@ -1,17 +1,25 @@
 """Schedule triggers: each scheduled workflow owns one django-celery-beat PeriodicTask, kept in
 sync by ``schedule_sync``; each fire records its slot uniquely, so a duplicate fire is a no-op.
 
-Misfires: a fire that arrives more than SCHEDULE_MISFIRE_GRACE_S after its slot (Beat was down
-across it) is skipped, so a Beat outage never replays a burst of old slots. With
+A fire works out the latest slot at or before now (``schedule_slot``) and starts it unless the
+slot already has an execution. Beat's ticks need not line up with the slots: a cron entry ticks
+at the slots themselves, an interval entry often enough that every slot sees a tick within the
+grace, whatever the phase between the two.
+
+Misfires: a slot whose first fire arrives more than SCHEDULE_MISFIRE_GRACE_S after it (Beat was
+down across it) is skipped, so a Beat outage never replays a burst of old slots, and the skip is
+recorded: a cancelled execution for the slot that says how late the fire was. With
 SCHEDULE_CATCH_UP_LAST, the latest missed slot runs once instead.
 """
 
 import json
 import logging
 from datetime import datetime
+from typing import TypeVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 from django_celery_beat.models import (
     CrontabSchedule,
@@ -20,16 +28,23 @@ from django_celery_beat.models import (
     PeriodicTasks,
 )
 
-from workflows.models import AutomationExecution, AutomationWorkflow, TriggerType
+from workflows.models import (
+    AutomationExecution,
+    AutomationWorkflow,
+    ExecutionStatus,
+    TriggerType,
+)
 from workflows.schedules import schedule_slot
-from workflows.services.executions import execution_create
+from workflows.services.executions import execution_create, execution_definition
 
 logger = logging.getLogger(__name__)
+M = TypeVar("M", bound=Model)
 
 FIRE_TASK = "workflows.fire_schedule"
-# An interval trigger's Beat entry ticks this many times per interval; every tick inside one
-# slot after the first is a no-op, so a late or lost tick does not lose the slot.
+# An interval trigger's Beat entry ticks at least this many times per interval; every tick inside
+# one slot after the first is a no-op, so a late or lost tick does not lose the slot.
 INTERVAL_TICKS_PER_SLOT = 4
+MISFIRE_REASON = "beat_late"
 
 
 def periodic_task_name(workflow_id: int) -> str:
@@ -40,16 +55,32 @@ def _wants_schedule(workflow: AutomationWorkflow) -> bool:
     return workflow.is_active and workflow.trigger_type == TriggerType.SCHEDULE
 
 
+def interval_tick_s(interval_s: int) -> int:
+    """Seconds between an interval trigger's Beat ticks. Whatever the phase between ticks and
+    slots, a slot is reached less than one tick after it; a tick of at most half the grace
+    leaves the other half for Beat itself running late."""
+    half_grace = int(settings.SCHEDULE_MISFIRE_GRACE_S // 2)
+    return max(1, min(interval_s // INTERVAL_TICKS_PER_SLOT, half_grace))
+
+
+def _first_or_create(model: type[M], **fields: object) -> M:
+    """The oldest row with these fields, or a new one. django-celery-beat's schedule tables have
+    no unique constraint, so a duplicate row (from the admin, a restore, a race) may exist and
+    get_or_create would raise MultipleObjectsReturned; any of equal rows serves."""
+    rows = model._default_manager
+    return rows.filter(**fields).order_by("pk").first() or rows.create(**fields)
+
+
 def _beat_schedule(workflow: AutomationWorkflow) -> dict[str, object]:
     interval = workflow.trigger.get("interval_s")
     if interval:
-        every = max(1, int(interval) // INTERVAL_TICKS_PER_SLOT)
-        tick, _ = IntervalSchedule.objects.get_or_create(
-            every=every, period=IntervalSchedule.SECONDS
+        tick = _first_or_create(
+            IntervalSchedule, every=interval_tick_s(int(interval)), period=IntervalSchedule.SECONDS
         )
         return {"interval": tick, "crontab": None}
     minute, hour, day_of_month, month, day_of_week = workflow.schedule.split()
-    cron, _ = CrontabSchedule.objects.get_or_create(
+    cron = _first_or_create(
+        CrontabSchedule,
         minute=minute,
         hour=hour,
         day_of_month=day_of_month,
@@ -99,19 +130,28 @@ def schedule_sync_all() -> int:
 
 def schedule_fire(*, workflow_id: int, now: datetime | None = None) -> AutomationExecution | None:
     """Start the execution for the current slot, once. Returns it, or None when there is
-    nothing to do (inactive, not scheduled, slot already fired, or a skipped misfire)."""
+    nothing to do (inactive, not scheduled, slot already fired or recorded as missed, or a
+    misfire, which this records)."""
     now = now or timezone.now()
-    workflow = AutomationWorkflow.objects.filter(
+    scheduled = AutomationWorkflow.objects.filter(
         pk=workflow_id, is_active=True, trigger_type=TriggerType.SCHEDULE
-    ).first()
-    if workflow is None:
+    )
+    definition = scheduled.values_list("trigger", "schedule").first()
+    if definition is None:
         return None
-    slot = schedule_slot(workflow.trigger, workflow.schedule, now)
-    if slot is None:
+    slot = schedule_slot(*definition, now)
+    # Most of Beat's ticks end here, on two light queries: the slot already has its execution.
+    if (
+        slot is None
+        or AutomationExecution.objects.filter(workflow_id=workflow_id, scheduled_for=slot).exists()
+    ):
+        return None
+    workflow = scheduled.first()
+    if workflow is None:
         return None
     late_s = (now - slot).total_seconds()
     if late_s > settings.SCHEDULE_MISFIRE_GRACE_S and not settings.SCHEDULE_CATCH_UP_LAST:
-        logger.info("workflow %s: skipping slot %s, %.0f s late", workflow_id, slot, late_s)
+        _misfire_record(workflow=workflow, slot=slot, late_s=late_s, now=now)
         return None
     execution, created = execution_create(
         workflow=workflow,
@@ -120,3 +160,35 @@ def schedule_fire(*, workflow_id: int, now: datetime | None = None) -> Automatio
         scheduled_for=slot,
     )
     return execution if created else None
+
+
+def _misfire_record(
+    *, workflow: AutomationWorkflow, slot: datetime, late_s: float, now: datetime
+) -> None:
+    """Record the skipped slot as a cancelled execution that never runs. It holds the slot's
+    unique place, so no later fire can start the slot either."""
+    grace = settings.SCHEDULE_MISFIRE_GRACE_S
+    message = (
+        f"Slot {slot.isoformat()} skipped: Beat fired it {late_s:.0f} s late, more than "
+        f"SCHEDULE_MISFIRE_GRACE_S ({grace:.0f} s). Was Beat down or overloaded?"
+    )
+    try:
+        with transaction.atomic():
+            AutomationExecution.objects.create(
+                workflow=workflow,
+                trigger_type=TriggerType.SCHEDULE,
+                trigger_payload={
+                    "scheduled_for": slot.isoformat(),
+                    "misfire": {"late_s": round(late_s, 3), "reason": MISFIRE_REASON},
+                },
+                definition=execution_definition(workflow),
+                workflow_version=workflow.version,
+                scheduled_for=slot,
+                status=ExecutionStatus.CANCELLED,
+                completed_at=now,
+                steps_total=len(workflow.actions),
+                error_message=message,
+            )
+    except IntegrityError:
+        return  # a concurrent fire (a second Beat) started or recorded the slot first
+    logger.warning("workflow %s: %s", workflow.pk, message)

@@ -1,25 +1,28 @@
-"""Inbound webhook triggers: find the workflow by its URL token, verify the signature on the raw
-body before anything is parsed, dedupe by delivery id, and create the execution.
+"""Inbound webhook triggers: find the workflow by its URL token, let its sender (``trigger.sender``,
+see ``workflows.senders``) verify the raw body before anything is parsed, read the delivery, and
+create the execution — deduped by the sender's delivery id, filtered by ``trigger.events``.
 
-Signatures (when the workflow has a signing secret): ``X-Signature: t=<unix>,v1=<hex
-HMAC-SHA256(secret, "<t>.<raw body>")>`` within WEBHOOK_SIGNATURE_TOLERANCE_S either way, or
-GitHub's ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>``. During a rotation
-the previous secret stays valid for WEBHOOK_SECRET_OVERLAP_S.
+During a secret rotation the previous secret stays valid for WEBHOOK_SECRET_OVERLAP_S. The run's
+context gets ``webhook``: ``{"sender", "event", "delivery_id", "headers"}`` (an allow-list of the
+request's headers, names in lower case); its ``trigger`` is the parsed payload.
 """
 
-import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 
-from integrations.signing import github_signature_verify, signature_verify
 from workflows.models import AutomationExecution, AutomationWorkflow, TriggerType
+from workflows.senders.base import Delivery, DeliveryInvalid, Sender
+from workflows.senders.registry import DEFAULT_SENDER, sender_get
 from workflows.services.executions import execution_create
 
-DELIVERY_HEADERS = ("X-Delivery-Id", "X-GitHub-Delivery", "Idempotency-Key")
 DELIVERY_ID_MAX = 200
+EVENT_MAX = 200
+HEADER_VALUE_MAX = 500
+CONTEXT_HEADERS = ("content-type", "user-agent")
 
 
 class WebhookNotFound(Exception):
@@ -38,6 +41,16 @@ class WebhookBadRequest(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class WebhookOutcome:
+    """An execution (``created`` False when the delivery id was seen before), or ``reply``: the
+    answer to a delivery that starts nothing — a handshake, or an event the workflow ignores."""
+
+    execution: AutomationExecution | None = None
+    created: bool = False
+    reply: dict[str, Any] | None = None
+
+
 def _valid_secrets(workflow: AutomationWorkflow, now: datetime) -> list[str]:
     valid = [workflow.webhook_secret] if workflow.webhook_secret else []
     rotated = workflow.webhook_secret_rotated_at
@@ -48,60 +61,60 @@ def _valid_secrets(workflow: AutomationWorkflow, now: datetime) -> list[str]:
 
 
 def _verify(
-    workflow: AutomationWorkflow, body: bytes, headers: Mapping[str, str], now: datetime
+    sender: Sender, secrets: list[str], body: bytes, headers: dict[str, str], now: datetime
 ) -> None:
-    secrets = _valid_secrets(workflow, now)
-    if not secrets:
-        return
-    signature, github = headers.get("X-Signature"), headers.get("X-Hub-Signature-256")
-    if signature:
-        ok = signature_verify(
-            signature,
-            body,
-            secrets,
-            now=int(now.timestamp()),
-            tolerance_s=settings.WEBHOOK_SIGNATURE_TOLERANCE_S,
+    if sender.needs_secret and not secrets:
+        # Fail closed: a workflow saved before it had a secret must not run unauthenticated.
+        raise WebhookUnauthorized(
+            f"This workflow's sender ({sender.name}) verifies every delivery, but the workflow "
+            f"has no webhook_secret: set it to the secret configured in {sender.label}."
         )
-    elif github:
-        ok = github_signature_verify(github, body, secrets)
-    else:
-        raise WebhookUnauthorized("Missing signature: send X-Signature or X-Hub-Signature-256.")
-    if not ok:
-        raise WebhookUnauthorized("Invalid signature (or its timestamp is outside the tolerance).")
+    reason = sender.verify(body=body, headers=headers, secrets=secrets, now=now)
+    if reason:
+        raise WebhookUnauthorized(reason)
 
 
-def _payload(body: bytes, content_type: str) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    if "json" in content_type or body.lstrip()[:1] in (b"{", b"["):
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookBadRequest("The body is not valid JSON.") from None
-        return data if isinstance(data, dict) else {"data": data}
-    try:
-        return {"body": body.decode()}
-    except UnicodeDecodeError:
-        raise WebhookBadRequest("The body is neither JSON nor UTF-8 text.") from None
+def _ignored_reason(trigger: dict[str, Any], event: str | None) -> str | None:
+    events = trigger.get("events")
+    if not isinstance(events, list) or event in events:
+        return None
+    listed = ", ".join(str(name) for name in events)
+    if event is None:
+        return f"The delivery names no event; trigger.events lists {listed}. Nothing was run."
+    return f"Event {event!r} is not in trigger.events ({listed}). Nothing was run."
 
 
-def _delivery_id(headers: Mapping[str, str]) -> str | None:
-    for name in DELIVERY_HEADERS:
-        value = headers.get(name)
-        if value:
-            if len(value) > DELIVERY_ID_MAX:
-                raise WebhookBadRequest(f"{name} is longer than {DELIVERY_ID_MAX} characters.")
-            return value
-    return None
+def _checked(delivery: Delivery, trigger: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The delivery's event (or the workflow's ``trigger.event`` when the sender names none) and
+    its id, refused when too long to be either."""
+    event = delivery.event or trigger.get("event") or None
+    if event is not None and len(event) > EVENT_MAX:
+        raise WebhookBadRequest(f"The event name is longer than {EVENT_MAX} characters.")
+    if delivery.delivery_id is not None and len(delivery.delivery_id) > DELIVERY_ID_MAX:
+        raise WebhookBadRequest(f"The delivery id is longer than {DELIVERY_ID_MAX} characters.")
+    return event, delivery.delivery_id
+
+
+def _context(
+    sender: Sender, event: str | None, delivery_id: str | None, headers: dict[str, str]
+) -> dict[str, Any]:
+    allowed = (*CONTEXT_HEADERS, *sender.headers)
+    copied = {name: headers[name][:HEADER_VALUE_MAX] for name in allowed if name in headers}
+    return {
+        "webhook": {
+            "sender": sender.name,
+            "event": event,
+            "delivery_id": delivery_id,
+            "headers": copied,
+        }
+    }
 
 
 def webhook_receive(
     *, token: str, body: bytes, headers: Mapping[str, str], now: datetime
-) -> tuple[AutomationExecution, bool]:
-    """Create the execution for one delivery; a repeated delivery id returns the first one.
-
-    Raises WebhookNotFound, WebhookInactive, WebhookUnauthorized or WebhookBadRequest.
-    """
+) -> WebhookOutcome:
+    """Verify, read and act on one delivery. Raises WebhookNotFound, WebhookInactive,
+    WebhookUnauthorized or WebhookBadRequest."""
     workflow = AutomationWorkflow.objects.filter(
         webhook_token=token, trigger_type=TriggerType.WEBHOOK
     ).first()
@@ -109,11 +122,25 @@ def webhook_receive(
         raise WebhookNotFound("No webhook at this address.")
     if not workflow.is_active:
         raise WebhookInactive("This workflow is inactive.")
-    _verify(workflow, body, headers, now)
-    payload = _payload(body, headers.get("Content-Type", ""))
-    return execution_create(
+    trigger = workflow.trigger
+    sender = sender_get(str(trigger.get("sender", DEFAULT_SENDER)))
+    lowered = {name.lower(): value for name, value in headers.items()}
+    _verify(sender, _valid_secrets(workflow, now), body, lowered, now)
+    try:
+        delivery = sender.parse(body=body, headers=lowered)
+    except DeliveryInvalid as exc:
+        raise WebhookBadRequest(str(exc)) from None
+    if delivery.reply is not None:
+        return WebhookOutcome(reply=delivery.reply)
+    event, delivery_id = _checked(delivery, trigger)
+    reason = _ignored_reason(trigger, event)
+    if reason:
+        return WebhookOutcome(reply={"ignored": True, "event": event, "reason": reason})
+    execution, created = execution_create(
         workflow=workflow,
         trigger_type=TriggerType.WEBHOOK,
-        payload=payload,
-        idempotency_key=_delivery_id(headers),
+        payload=delivery.payload,
+        idempotency_key=delivery_id,
+        context=_context(sender, event, delivery_id, lowered),
     )
+    return WebhookOutcome(execution=execution, created=created)

@@ -1,6 +1,7 @@
 """Writes on workflows. Input arrives validated (see ``workflows.definition``)."""
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -24,6 +25,28 @@ DEFINITION_FIELDS = ("trigger", "actions", "schedule")
 EDITABLE_FIELDS = (
     "name", "description", "workflow_type", "is_active", "max_concurrency", *DEFINITION_FIELDS,
 )  # fmt: skip
+
+
+def trigger_anchored(trigger: Any, previous: Any, now: datetime) -> Any:
+    """An interval schedule without ``start_at`` counts its slots from the moment it was set:
+    ``now``, or the anchor ``previous`` (the trigger being replaced) already had when the
+    interval is the same, so saving the trigger again (an edit of another key, a re-imported
+    document, a restored revision) never moves its slots."""
+    if not (
+        isinstance(trigger, dict)
+        and trigger.get("type") == TriggerType.SCHEDULE
+        and trigger.get("interval_s")
+        and trigger.get("start_at") is None
+    ):
+        return trigger
+    kept = (
+        previous.get("start_at")
+        if isinstance(previous, dict)
+        and previous.get("type") == TriggerType.SCHEDULE
+        and previous.get("interval_s") == trigger["interval_s"]
+        else None
+    )
+    return {**trigger, "start_at": kept or now.replace(microsecond=0).isoformat()}
 
 
 def _derive(workflow: AutomationWorkflow) -> None:
@@ -71,6 +94,7 @@ def workflow_create(
 ) -> AutomationWorkflow:
     """Create the workflow and its revision 1."""
     workflow = AutomationWorkflow(**{key: data[key] for key in EDITABLE_FIELDS if key in data})
+    workflow.trigger = trigger_anchored(workflow.trigger, None, timezone.now())
     _derive(workflow)
     if data.get("webhook_secret"):
         _secret_set(workflow, data["webhook_secret"])
@@ -96,15 +120,35 @@ def workflow_update(
 ) -> AutomationWorkflow:
     """Apply the given fields; a change to the definition bumps ``version``, and a change to any
     field of a revision (REVISION_FIELDS) records the next revision, by ``user`` with
-    ``change_note``. Nothing changed: nothing is written."""
-    changed = [
-        key
-        for key in EDITABLE_FIELDS
-        if key in data and getattr(workflow, key) != _normalised(key, data[key])
-    ]
-    new_secret = data.get("webhook_secret")
-    if not changed and not new_secret:
-        return workflow
+    ``change_note``. Nothing changed: nothing is written. ``workflow`` is refreshed.
+
+    Concurrent edits of one workflow take turns on its row lock: each compares with, and bumps
+    the version of, what the one before it wrote."""
+    with transaction.atomic():
+        locked = AutomationWorkflow.objects.select_for_update().get(pk=workflow.pk)
+        if "trigger" in data:
+            trigger = trigger_anchored(data["trigger"], locked.trigger, timezone.now())
+            data = {**data, "trigger": trigger}
+        changed = [
+            key
+            for key in EDITABLE_FIELDS
+            if key in data and getattr(locked, key) != _normalised(key, data[key])
+        ]
+        new_secret = data.get("webhook_secret")
+        if changed or new_secret:
+            _changes_save(locked, data, changed, new_secret, user, change_note)
+    workflow.refresh_from_db()
+    return workflow
+
+
+def _changes_save(
+    workflow: AutomationWorkflow,
+    data: dict[str, Any],
+    changed: list[str],
+    new_secret: str | None,
+    user: User,
+    change_note: str,
+) -> None:
     for key in changed:
         setattr(workflow, key, _normalised(key, data[key]))
     _derive(workflow)
@@ -115,12 +159,10 @@ def workflow_update(
     if any(key in DEFINITION_FIELDS for key in changed):
         workflow.version += 1
         update_fields.append("version")
-    with transaction.atomic():
-        workflow.save(update_fields=update_fields)
-        if any(key in REVISION_FIELDS for key in changed):
-            _revision_record(workflow, user, change_note)
-        schedule_sync(workflow=workflow)
-    return workflow
+    workflow.save(update_fields=update_fields)
+    if any(key in REVISION_FIELDS for key in changed):
+        _revision_record(workflow, user, change_note)
+    schedule_sync(workflow=workflow)
 
 
 def workflow_revision_restore(

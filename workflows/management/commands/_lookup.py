@@ -1,11 +1,11 @@
 """What several operator commands share: finding a workflow by name, reading a JSON payload,
 and describing an execution in one line."""
 
-import json
 from typing import Any
 
 from django.core.management.base import CommandError
 
+from core.parsing import json_loads
 from workflows.models import AutomationExecution, AutomationWorkflow
 
 # Usage errors (unknown names, malformed values) exit with 2, as argparse's own errors do.
@@ -36,7 +36,7 @@ def workflow_find(name: str) -> AutomationWorkflow:
 def payload_parse(text: str) -> dict[str, Any]:
     """A trigger payload from the command line: a JSON object. Raises CommandError (exit 2)."""
     try:
-        payload = json.loads(text)
+        payload = json_loads(text)
     except ValueError as exc:
         raise CommandError(f"--payload is not valid JSON: {exc}", returncode=USAGE_ERROR) from None
     if not isinstance(payload, dict):

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from workflows.management.commands._lookup import USAGE_ERROR
 from workflows.models import FINISHED_STATUSES, AutomationExecution
-from workflows.services.executions import execution_prune
+from workflows.services.housekeeping import execution_prune
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from workflows.services.executions import execution_sweep
+from workflows.services.housekeeping import execution_sweep
 
 
 class Command(BaseCommand):

@@ -1,27 +1,22 @@
+"""Admin pages of workflows and their revisions."""
+
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework import serializers
 
+from core.admin import ReadOnlyAdminMixin
 from workflows.definition import definition_validate
 from workflows.models import (
-    ApiToken,
-    AutomationExecution,
-    AutomationExecutionStep,
     AutomationWorkflow,
-    StepEffect,
     WorkflowRevision,
 )
 from workflows.services.executions import (
-    ExecutionConflict,
-    execution_cancel,
     execution_create,
-    execution_retry,
 )
-from workflows.services.tokens import api_token_revoke
 from workflows.services.workflows import (
     EDITABLE_FIELDS,
     workflow_create,
@@ -70,6 +65,8 @@ class WorkflowAdminForm(forms.ModelForm):
                 trigger=cleaned.get("trigger"),
                 actions=cleaned.get("actions"),
                 schedule=cleaned.get("schedule"),
+                # The admin cannot set a secret (it is write-only, set through the API).
+                has_webhook_secret=bool(self.instance.webhook_secret),
             )
         except serializers.ValidationError as exc:
             assert isinstance(exc.detail, dict)
@@ -80,7 +77,7 @@ class WorkflowAdminForm(forms.ModelForm):
         return cleaned
 
 
-class RevisionInline(admin.TabularInline):
+class RevisionInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The workflow's definition history, newest first: read-only, as history is."""
 
     model = WorkflowRevision
@@ -95,12 +92,6 @@ class RevisionInline(admin.TabularInline):
         "changed_fields",
         "definition",
     )
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(AutomationWorkflow)
@@ -182,129 +173,3 @@ class AutomationWorkflowAdmin(admin.ModelAdmin):
         for workflow in queryset:
             workflow_set_active(workflow=workflow, is_active=False)
         self.message_user(request, f"Deactivated {queryset.count()} workflows.")
-
-
-class StepInline(admin.TabularInline):
-    model = AutomationExecutionStep
-    extra = 0
-    can_delete = False
-    fields = readonly_fields = (
-        "step_index",
-        "step_id",
-        "step_type",
-        "status",
-        "attempts",
-        "execution_time_ms",
-        "error_message",
-        "input",
-        "output",
-    )
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(AutomationExecutionStep)
-class AutomationExecutionStepAdmin(admin.ModelAdmin):
-    """Steps across executions (each execution's page shows its own inline): read-only."""
-
-    list_display = [
-        "execution",
-        "step_index",
-        "step_id",
-        "step_type",
-        "status",
-        "attempts",
-        "execution_time_ms",
-        "completed_at",
-    ]
-    list_filter = ["status", "step_type"]
-    list_select_related = ["execution"]
-    search_fields = ["step_id", "error_message", "execution__workflow__name"]
-    readonly_fields = tuple(field.name for field in AutomationExecutionStep._meta.fields)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(AutomationExecution)
-class AutomationExecutionAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "workflow",
-        "status",
-        "trigger_type",
-        "steps_completed",
-        "steps_total",
-        "execution_time_ms",
-        "created_at",
-    ]
-    list_filter = ["status", "trigger_type", "workflow"]
-    list_select_related = ["workflow"]
-    search_fields = ["id", "workflow__name", "error_message"]
-    date_hierarchy = "created_at"
-    inlines = [StepInline]
-    actions = ["retry", "cancel"]
-    readonly_fields = tuple(field.name for field in AutomationExecution._meta.fields)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    @admin.action(description="Retry from the failed step")
-    def retry(self, request: HttpRequest, queryset: QuerySet[AutomationExecution]) -> None:
-        self._each(request, queryset, execution_retry, "retried")
-
-    @admin.action(description="Cancel")
-    def cancel(self, request: HttpRequest, queryset: QuerySet[AutomationExecution]) -> None:
-        self._each(request, queryset, execution_cancel, "cancelled")
-
-    def _each(
-        self, request: HttpRequest, queryset: QuerySet[AutomationExecution], service: Any, verb: str
-    ) -> None:
-        done = 0
-        for execution in queryset:
-            try:
-                service(execution=execution)
-                done += 1
-            except ExecutionConflict as exc:
-                self.message_user(request, str(exc), level=messages.WARNING)
-        self.message_user(request, f"{done} executions {verb}.")
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
-    list_select_related = ["user"]
-    search_fields = ["user__username", "name", "prefix"]
-    readonly_fields = ["prefix", "key_digest", "created_at", "last_used_at", "revoked_at"]
-    actions = ["revoke"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # Tokens are created with `manage.py create_api_token`, which shows the plaintext once.
-        return False
-
-    @admin.action(description="Revoke")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        for token in queryset:
-            api_token_revoke(token=token)
-        self.message_user(request, f"Revoked {queryset.count()} tokens.")
-
-
-@admin.register(StepEffect)
-class StepEffectAdmin(admin.ModelAdmin):
-    """The effect ledger, read-only: what each side-effecting step already did."""
-
-    list_display = ["key", "step_id", "execution", "created_at"]
-    list_select_related = ["execution"]
-    search_fields = ["key", "step_id"]
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -24,24 +24,41 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def _in_range(name: str, value: float, minimum: float | None, maximum: float | None) -> None:
+    """Refuse to start with a value the product cannot work with (a lease of 0 s makes the
+    heartbeat spin), saying which range is allowed."""
+    if value != value or (minimum is not None and value < minimum):  # NaN compares unequal
+        raise ImproperlyConfigured(f"{name} must be at least {minimum:g}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum:g}, got {value!r}")
+
+
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    _in_range(name, value, minimum, maximum)
+    return value
 
 
-def env_float(name: str, default: float) -> float:
+def env_float(
+    name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    _in_range(name, value, minimum, maximum)
+    return value
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

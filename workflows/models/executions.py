@@ -1,116 +1,9 @@
-"""The kernel's tables: workflows, their executions and each execution's steps."""
+"""Executions and each execution's steps."""
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from integrations.crypto import EncryptedTextField
-
-
-class WorkflowType(models.TextChoices):
-    CONTENT_PUBLISHING = "content_publishing", "Content publishing"
-    SOCIAL_SHARING = "social_sharing", "Social sharing"
-    MONITORING = "monitoring", "Monitoring"
-    OPTIMIZATION = "optimization", "Optimization"
-    NOTIFICATION = "notification", "Notification"
-    INTEGRATION = "integration", "Integration"
-    CUSTOM = "custom", "Custom"
-
-
-class TriggerType(models.TextChoices):
-    MANUAL = "manual", "Manual"
-    PUBLISH = "publish", "Article published"
-    SCHEDULE = "schedule", "Schedule"
-    EVENT = "event", "Event"
-    WEBHOOK = "webhook", "Webhook"
-
-
-class AutomationWorkflow(models.Model):
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True, default="")
-    workflow_type = models.CharField(
-        max_length=32, choices=WorkflowType.choices, default=WorkflowType.CUSTOM
-    )
-    trigger = models.JSONField(default=dict)
-    trigger_type = models.CharField(
-        max_length=16, choices=TriggerType.choices, default=TriggerType.MANUAL, editable=False
-    )
-    actions = models.JSONField(default=list)
-    schedule = models.CharField(max_length=120, blank=True, default="")
-    is_active = models.BooleanField(default=True)
-    version = models.PositiveIntegerField(default=1, editable=False)
-    # At most this many executions run at once; the rest wait, queued, in order. None: no limit.
-    max_concurrency = models.PositiveIntegerField(null=True, blank=True)
-
-    # Webhook trigger: the unguessable token of its URL, and the optional signing secrets. A new
-    # secret keeps the previous one valid for a while, so senders can rotate without downtime.
-    webhook_token = models.CharField(max_length=64, blank=True, default="", editable=False)
-    webhook_secret = EncryptedTextField(blank=True, default="")
-    webhook_secret_previous = EncryptedTextField(blank=True, default="", editable=False)
-    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    run_count = models.PositiveIntegerField(default=0, editable=False)
-    success_count = models.PositiveIntegerField(default=0, editable=False)
-    failure_count = models.PositiveIntegerField(default=0, editable=False)
-    avg_execution_time_ms = models.FloatField(default=0.0, editable=False)
-    last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_status = models.CharField(max_length=16, blank=True, default="", editable=False)
-
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["webhook_token"],
-                condition=~Q(webhook_token=""),
-                name="workflow_webhook_token_unique",
-            ),
-        ]
-        indexes = [
-            models.Index(fields=["is_active", "trigger_type"], name="workflow_active_trigger"),
-            models.Index(fields=["workflow_type"], name="workflow_type"),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class WorkflowRevision(models.Model):
-    """One recorded state of a workflow's definition, numbered 1, 2, 3… per workflow.
-
-    Every change to the definition records the next one; nothing ever edits or deletes a
-    revision (a restore records a new one), so the history is the workflow's audit trail.
-    """
-
-    workflow = models.ForeignKey(
-        AutomationWorkflow, on_delete=models.CASCADE, related_name="revisions"
-    )
-    number = models.PositiveIntegerField()
-    # {name, description, workflow_type, trigger, actions, schedule, max_concurrency}
-    definition = models.JSONField(default=dict)
-    # The top-level definition fields that differ from the previous revision (all for the first).
-    changed_fields = models.JSONField(default=list, blank=True)
-    change_note = models.CharField(max_length=500, blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["workflow_id", "-number"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["workflow", "number"], name="workflow_revision_number_unique"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"Workflow {self.workflow_id} revision {self.number}"
+from workflows.models.workflows import AutomationWorkflow, TriggerType, WorkflowRevision
 
 
 class ExecutionStatus(models.TextChoices):
@@ -164,7 +57,10 @@ class AutomationExecution(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    execution_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Active time: what the steps took, every attempt summed; waits, backoff and queueing are not
+    # in it. Wall time: created → finished, everything included. Both 64-bit: a run may wait weeks.
+    execution_time_ms = models.BigIntegerField(null=True, blank=True)
+    wall_time_ms = models.BigIntegerField(null=True, blank=True)
     steps_completed = models.PositiveIntegerField(default=0)
     steps_total = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True, default="")
@@ -223,10 +119,14 @@ class StepStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
+    # The execution was cancelled while this step was under way (running, retrying, waiting).
+    CANCELLED = "cancelled", "Cancelled"
 
 
 # A step in one of these states never runs again in the same execution.
 STEP_DONE_STATUSES = (StepStatus.COMPLETED, StepStatus.SKIPPED, StepStatus.FAILED)
+# A step in one of these states is under way; a finished execution has none.
+STEP_UNDER_WAY_STATUSES = (StepStatus.RUNNING, StepStatus.RETRYING, StepStatus.WAITING)
 
 
 class AutomationExecutionStep(models.Model):
@@ -242,9 +142,16 @@ class AutomationExecutionStep(models.Model):
     output = models.JSONField(default=dict, blank=True)
     error_message = models.TextField(blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
+    # Every attempt, oldest first: {attempt, status, started_at, completed_at, execution_time_ms,
+    # error_message, input}. A retry adds one; nothing overwrites an earlier one.
+    attempt_history = models.JSONField(default=list, blank=True)
+    # When the first attempt started, and when the step finished.
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    execution_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Active time (every attempt's work summed) and wall time (first start → finish, backoff
+    # and waits included), 64-bit.
+    execution_time_ms = models.BigIntegerField(null=True, blank=True)
+    wall_time_ms = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["execution_id", "step_index"]
@@ -263,46 +170,3 @@ class AutomationExecutionStep(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"{self.execution_id}-{self.step_id}"
-
-
-class ApiToken(models.Model):
-    """A revocable API token. Only a SHA-256 digest of the token is stored."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
-    )
-    name = models.CharField(max_length=100, blank=True, default="")
-    prefix = models.CharField(max_length=12)
-    key_digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
-
-    def __str__(self) -> str:
-        return f"{self.prefix}… ({self.user})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
-
-
-class StepEffect(models.Model):
-    """The effect ledger: a side effect a step made (a post, a message, a commit), recorded
-    under its idempotency key, so a re-delivered step skips what it already did."""
-
-    key = models.CharField(max_length=200, unique=True)
-    execution = models.ForeignKey(
-        AutomationExecution, on_delete=models.CASCADE, related_name="effects"
-    )
-    step_id = models.CharField(max_length=64)
-    result = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-id"]
-
-    def __str__(self) -> str:
-        return self.key

@@ -5,7 +5,11 @@
   this installation's queue; scheduler: the age of the heartbeat Celery Beat stamps through
   ``analytics.beat_heartbeat``. Either failing makes the system ``degraded``: triggers are still
   accepted, but work waits.
-- queue: executions waiting for a worker, and the broker queue's length where the broker tells.
+- processes (under ``manage.py serve`` only): each child's restarts and last exit; a child being
+  restarted makes the system ``degraded``.
+- queue: executions waiting for a worker and how long the oldest has waited; each broker lane's
+  length and the age of its oldest message. Work waiting past QUEUE_LAG_DEGRADED_S makes the
+  system ``degraded``.
 
 A broadcast waits out its whole timeout (it cannot know how many workers to expect), so the
 broker-side probes (workers, broker queue length) are cached for ANALYTICS_HEALTH_CACHE_S: a
@@ -29,7 +33,9 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics.models import Heartbeat
-from analytics.selectors.windows import executions_queued_count
+from analytics.selectors.windows import executions_oldest_wait_s, executions_queued_count
+from workflows.broker import lane_states
+from workflows.supervisor import status_read
 
 # Past this many cache periods a cached result is not shown any more: the caller waits for a probe.
 _STALE_PERIODS = 6
@@ -91,15 +97,16 @@ def _ping(conn: Any) -> dict[str, Any]:
             "names": names}  # fmt: skip
 
 
-def _queue_length(conn: Any) -> int | None:
-    """Messages waiting in the default queue, where the transport counts them (Redis, files)."""
-    # kombu's virtual transports (redis, filesystem, …) all count a queue with ``_size``; the
-    # passive queue_declare they also offer fails on an empty Redis queue.
-    size = getattr(conn.default_channel, "_size", None)
+def _lanes(conn: Any) -> list[dict[str, Any]] | None:
+    """Each broker lane's length and the age of its oldest message, where the broker tells."""
     try:
-        return int(size(settings.CELERY_TASK_DEFAULT_QUEUE)) if size is not None else None
+        states = lane_states(conn)
     except Exception:
         return None
+    return [
+        {"name": lane.name, "length": lane.length, "oldest_age_s": lane.oldest_age_s}
+        for lane in states
+    ]
 
 
 def _broker_side() -> dict[str, Any]:
@@ -108,14 +115,14 @@ def _broker_side() -> dict[str, Any]:
     try:
         with current_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             _connect(conn)
-            length = _queue_length(conn)
+            lanes = _lanes(conn)
             workers = _probe(lambda: _ping(conn))
     except Exception as exc:
         latency_ms = round((time.monotonic() - started) * 1000, 1)
         detail = f"broker unreachable: {_described(exc)}"
         workers = {"ok": False, "latency_ms": latency_ms, "detail": detail, "count": 0}
-        length = None
-    return {"workers": workers, "broker_queue_length": length}
+        lanes = None
+    return {"workers": workers, "lanes": lanes}
 
 
 def _scheduler() -> dict[str, Any]:
@@ -133,13 +140,38 @@ def _scheduler() -> dict[str, Any]:
     return {"detail": f"heartbeat {age_s:g} s ago", "last_heartbeat_at": last, "age_s": age_s}
 
 
-def _queue(broker_queue_length: int | None) -> dict[str, Any]:
+def _queue(lanes: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Queued executions and how long the oldest has waited; each broker lane's length and the
+    age of its oldest message. Work waiting longer than QUEUE_LAG_DEGRADED_S is unhealthy."""
     queued = executions_queued_count()
-    return {
-        "detail": f"{queued} executions queued",
+    waited = executions_oldest_wait_s()
+    lengths = [lane["length"] for lane in lanes or [] if lane["length"] is not None]
+    ages = [lane["oldest_age_s"] for lane in lanes or [] if lane["oldest_age_s"] is not None]
+    lag = max([*ages, waited or 0.0])
+    result = {
         "queued_executions": queued,
-        "broker_queue_length": broker_queue_length,
+        "oldest_queued_age_s": waited,
+        "broker_queue_length": sum(lengths) if lanes is not None else None,
+        "lanes": lanes,
+        "lag_s": lag,
     }
+    detail = f"{queued} executions queued, oldest waiting {lag:g} s"
+    if lag > settings.QUEUE_LAG_DEGRADED_S:
+        raise Unhealthy(
+            f"{detail}: over QUEUE_LAG_DEGRADED_S ({settings.QUEUE_LAG_DEGRADED_S:g} s)", **result
+        )
+    return {"detail": detail, **result}
+
+
+def _processes(status: dict[str, Any]) -> dict[str, Any]:
+    """Under ``manage.py serve``: each child's restarts and last exit, and whether it runs."""
+    children = status["children"]
+    down = sorted(name for name, child in children.items() if not child["running"])
+    restarts = sum(child["restarts"] for child in children.values())
+    detail = f"{len(children) - len(down)} of {len(children)} running, {restarts} restarts"
+    if down:
+        raise Unhealthy(f"{detail}; restarting: {', '.join(down)}", children=children)
+    return {"detail": detail, "children": children}
 
 
 def _probe(check: Probe) -> dict[str, Any]:
@@ -156,7 +188,7 @@ def _probe(check: Probe) -> dict[str, Any]:
 
 # Components whose failure makes the whole system "down"; then those making it "degraded".
 CRITICAL: dict[str, Probe] = {"database": _database, "broker": _broker}
-DEGRADING = ("workers", "scheduler")
+DEGRADING = ("workers", "scheduler", "queue", "processes")
 
 _refreshing = threading.Lock()
 
@@ -214,19 +246,23 @@ def health_cache_clear() -> None:
 def system_health() -> dict[str, Any]:
     """``{"status": "ok"|"degraded"|"down", "checked_at", "components": {name: {ok, latency_ms,
     detail, …}}}`` for database, broker, workers (``count``, ``names``), scheduler
-    (``last_heartbeat_at``, ``age_s``) and queue (``queued_executions``, ``broker_queue_length``).
+    (``last_heartbeat_at``, ``age_s``) and queue (``queued_executions``, ``oldest_queued_age_s``,
+    ``broker_queue_length``, ``lanes``, ``lag_s``).
 
-    ``down`` when the database or the broker fails; ``degraded`` when no worker answers or the
-    scheduler's heartbeat is stale; ``ok`` otherwise.
+    ``down`` when the database or the broker fails; ``degraded`` when no worker answers, the
+    scheduler's heartbeat is stale or queued work waits too long; ``ok`` otherwise.
     """
     components = {name: _probe(check) for name, check in CRITICAL.items()}
     broker_side = _cached_broker_side()
     components["workers"] = broker_side["workers"]
     components["scheduler"] = _probe(_scheduler)
-    components["queue"] = _probe(lambda: _queue(broker_side["broker_queue_length"]))
+    components["queue"] = _probe(lambda: _queue(broker_side["lanes"]))
+    supervised = status_read(settings.DATA_DIR)
+    if supervised is not None:
+        components["processes"] = _probe(lambda: _processes(supervised))
     if any(not components[name]["ok"] for name in CRITICAL):
         status = "down"
-    elif any(not components[name]["ok"] for name in DEGRADING):
+    elif any(not components[name]["ok"] for name in DEGRADING if name in components):
         status = "degraded"
     else:
         status = "ok"

@@ -1,0 +1,42 @@
+"""The kernel's tables: workflows, their executions and each execution's steps, and what the
+kernel keeps beside them."""
+
+from workflows.models.executions import (
+    FINISHED_STATUSES,
+    STEP_DONE_STATUSES,
+    STEP_UNDER_WAY_STATUSES,
+    AutomationExecution,
+    AutomationExecutionStep,
+    ExecutionStatus,
+    StepStatus,
+)
+from workflows.models.support import (
+    ApiToken,
+    BrokerWatermark,
+    KernelEvent,
+    StepEffect,
+)
+from workflows.models.workflows import (
+    AutomationWorkflow,
+    TriggerType,
+    WorkflowRevision,
+    WorkflowType,
+)
+
+__all__ = [
+    "FINISHED_STATUSES",
+    "STEP_DONE_STATUSES",
+    "STEP_UNDER_WAY_STATUSES",
+    "ApiToken",
+    "AutomationExecution",
+    "AutomationExecutionStep",
+    "AutomationWorkflow",
+    "BrokerWatermark",
+    "ExecutionStatus",
+    "KernelEvent",
+    "StepEffect",
+    "StepStatus",
+    "TriggerType",
+    "WorkflowRevision",
+    "WorkflowType",
+]
