@@ -72,9 +72,14 @@ class _Heartbeat:
     thread started and joined per run cost more than the run's own Python work. The thread uses
     the database only to renew, and closes its connection once no lease is held."""
 
+    # How long a release waits for a renewal of its lease that is under way (one UPDATE by
+    # primary key); bounded, as an eager run's caller may hold the row's lock.
+    RELEASE_WAIT_S = 5.0
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._due: dict[LeaseKeeper, float] = {}  # keeper -> next renewal (monotonic)
+        self._renewing: LeaseKeeper | None = None
         self._thread: threading.Thread | None = None
         self._wake_at = 0.0
         self._wake = threading.Event()
@@ -91,8 +96,10 @@ class _Heartbeat:
                 self._wake.set()
 
     def release(self, keeper: LeaseKeeper) -> None:
+        """Stop renewing; once this returns, no renewal of this lease lands any more."""
         with self._lock:
             self._due.pop(keeper, None)
+            self._lock.wait_for(lambda: self._renewing is not keeper, self.RELEASE_WAIT_S)
 
     @staticmethod
     def _interval() -> float:
@@ -105,8 +112,17 @@ class _Heartbeat:
             with self._lock:
                 due = [keeper for keeper, at in self._due.items() if at <= now]
             for keeper in due:
+                with self._lock:
+                    if keeper not in self._due:
+                        continue  # released since
+                    self._renewing = keeper
                 connected = True
-                self._beat(keeper)
+                try:
+                    self._beat(keeper)
+                finally:
+                    with self._lock:
+                        self._renewing = None
+                        self._lock.notify_all()
             with self._lock:
                 idle = not self._due
                 now = time.monotonic()

@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from alerts.models import AlertDelivery, AutomationAlert, DeliveryStatus
+from workflows.broker import replies_connection
 from workflows.models import AutomationExecution, ExecutionStatus
 
 logger = logging.getLogger(__name__)
@@ -113,8 +114,11 @@ class _LiveWorkers:
     @staticmethod
     def _ask() -> int:
         try:
-            inspect = current_app.control.inspect(timeout=WORKERS_INSPECT_TIMEOUT_S)
-            replies = inspect.active_queues() or {}
+            with replies_connection() as conn:
+                inspect = current_app.control.inspect(
+                    timeout=WORKERS_INSPECT_TIMEOUT_S, connection=conn
+                )
+                replies = inspect.active_queues() or {}
         except Exception:
             logger.warning("metrics: could not reach the workers through the broker", exc_info=True)
             return 0

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from analytics.models import Heartbeat
 from analytics.selectors.windows import executions_oldest_wait_s, executions_queued_count
-from workflows.broker import lane_states
+from workflows.broker import lane_states, replies_connection
 from workflows.supervisor import status_read
 
 # Past this many cache periods a cached result is not shown any more: the caller waits for a probe.
@@ -113,7 +113,9 @@ def _broker_side() -> dict[str, Any]:
     """The workers component and the broker queue's length, over one fresh broker connection."""
     started = time.monotonic()
     try:
-        with current_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+        # A fresh connection to the configured URL: a pooled one could hide a broker that went
+        # away. It collects the workers' replies for the whole ping timeout.
+        with replies_connection() as conn:
             _connect(conn)
             lanes = _lanes(conn)
             workers = _probe(lambda: _ping(conn))

@@ -43,8 +43,7 @@ def test_a_lease_is_renewed_while_the_run_lasts_and_not_after(short_lease):
         assert renewed > first
         time.sleep(0.5)
         assert lease_of(execution) > renewed
-    time.sleep(0.1)  # a renewal under way when the block ended lands now, or never
-    ended = lease_of(execution)
+    ended = lease_of(execution)  # a renewal under way when the block ended has landed
     time.sleep(0.5)
     assert lease_of(execution) == ended
 
@@ -77,3 +76,21 @@ def test_a_lease_taken_over_by_another_attempt_stops_and_says_so(short_lease, ca
         time.sleep(0.5)
         assert lease_of(execution) == taken
     assert "lost its lease to attempt" in caplog.text
+
+
+def test_a_renewal_under_way_when_the_run_ends_lands_before_the_release_returns(short_lease):
+    started = threading.Event()
+
+    class SlowRenewal(LeaseKeeper):
+        def renew(self) -> bool:
+            started.set()
+            time.sleep(0.3)  # a slow UPDATE
+            return super().renew()
+
+    execution = running()
+    keeper = SlowRenewal(execution.pk, execution.attempt)
+    with keeper:
+        assert started.wait(2)
+    ended = lease_of(execution)
+    time.sleep(0.5)
+    assert lease_of(execution) == ended

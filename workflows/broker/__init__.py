@@ -44,6 +44,16 @@ class LaneState:
         return max(0.0, round(time.time() - self.oldest_sent_at, 1))
 
 
+def replies_connection() -> Any:
+    """A fresh broker connection for collecting broadcast replies (``inspect``, ping): it waits
+    the whole timeout it is given for them, on the embedded broker too (see its drain_events)."""
+    from workflows.broker.sqlite import WAIT_WHOLE_TIMEOUT
+
+    return current_app.connection_for_write(
+        settings.CELERY_BROKER_URL, transport_options={WAIT_WHOLE_TIMEOUT: True}
+    )
+
+
 def stamp_sent_at(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
     """``before_task_publish`` receiver: every message says when it was first sent. A message
     restored to its queue (a worker shut down holding it) keeps its stamp."""

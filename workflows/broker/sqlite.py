@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 FANOUT_TTL_S = 60.0
 # How often one process deletes expired messages.
 CLEANUP_EVERY_S = 30.0
+# Transport option: drain_events waits for the whole timeout it is given (see drain_events).
+WAIT_WHOLE_TIMEOUT = "wait_whole_timeout"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kombu_message (
@@ -253,14 +255,17 @@ class Transport(virtual.Transport):
     )
 
     def drain_events(self, connection: Any, timeout: float | None = None) -> Any:
-        """With a timeout, wait at most one polling interval, message or not.
+        """With a timeout, wait at most one polling interval, message or not — unless the
+        connection was opened with the transport option ``wait_whole_timeout``.
 
         Celery's worker loop for polling transports acknowledges finished tasks only between
         calls, and calls with a 2 s timeout: with a full prefetch window every call would wait
         those 2 s before the ack that frees the window, and a worker would take about one task
-        per second however short its tasks.
+        per second however short its tasks. A client collecting broadcast replies (the health
+        check's worker ping) stops at the first timeout, so it must wait the whole of it: cut
+        short, a worker busy for a tenth of a second would be reported missing.
         """
-        if timeout is not None:
+        if timeout is not None and not self.client.transport_options.get(WAIT_WHOLE_TIMEOUT):
             timeout = min(timeout, self.polling_interval)
         return super().drain_events(connection, timeout=timeout)
 
