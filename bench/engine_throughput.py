@@ -81,14 +81,17 @@ def _start_worker(
     queue: str = "",
     name: str = "worker",
     concurrency: int = 2,
+    options: list[str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """A Celery worker: the project's (with the baselines' tasks), or the plain app's on
-    ``queue``; ``name`` is its hostname's first part and names its log file."""
+    ``queue``; ``name`` is its hostname's first part and names its log file; ``options`` are
+    more command-line options."""
     log = Path(env["DATA_DIR"]) / f"{name}.log"
     include = ["--include=bench.chain_tasks"] if app == "config" else []
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", app, "worker", f"--concurrency={concurrency}",
          "--loglevel=INFO", "-Q", queue or env["CELERY_TASK_DEFAULT_QUEUE"], *include,
+         *(options or []),
          f"--hostname={name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -237,6 +240,15 @@ def _summary(rates: list[float]) -> dict[str, Any]:
     return {"median": statistics.median(rates), "min": min(rates), "max": max(rates), "runs": rates}
 
 
+def print_rates(results: dict[str, Any], ratios: dict[str, float]) -> None:
+    """Each scenario's median rate with its range, then the ratios."""
+    for name, summary in results.items():
+        low, high = summary["min"], summary["max"]
+        print(f"{name:56} {summary['median']:8.1f}/s  (range {low:.1f}–{high:.1f})")
+    for name, ratio in ratios.items():
+        print(f"{name:65} {ratio:6.2f}×")
+
+
 def arguments(doc: str) -> argparse.Namespace:
     """The throughput benchmarks' options: executions per run and runs."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
@@ -279,11 +291,7 @@ def main() -> None:
         if name != ENGINE
     }
     print(f"\n{args.executions} per run, {args.repeat} runs, one worker of concurrency 2 each\n")
-    for name, summary in results.items():
-        low, high = summary["min"], summary["max"]
-        print(f"{name:56} {summary['median']:8.1f}/s  (range {low:.1f}–{high:.1f})")
-    for name, ratio in ratios.items():
-        print(f"{name:65} {ratio:6.2f}×")
+    print_rates(results, ratios)
     write_results(
         "engine_throughput",
         {

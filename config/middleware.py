@@ -7,9 +7,45 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from opentelemetry.trace import SpanKind
 
 from core.parsing import InputRefused, json_loads, text_storable
 from core.security import content_security_policy
+from core.tracing import context_from_headers, span, span_failed, span_set, tracing_enabled
+
+_TRACE_HEADERS = {"traceparent": "HTTP_TRACEPARENT", "tracestate": "HTTP_TRACESTATE"}
+
+
+class TracingMiddleware:
+    """With tracing on, a server span around each request, in the caller's trace when the
+    request carries a ``traceparent`` (a trigger's span, and every run it starts, then belong to
+    the caller's trace)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not tracing_enabled():
+            return self.get_response(request)
+        carrier = {
+            name: request.META[key] for name, key in _TRACE_HEADERS.items() if key in request.META
+        }
+        method = request.method or "GET"
+        attributes = {"http.request.method": method}
+        # The route's pattern, never the path: a webhook's path holds its token.
+        with (
+            context_from_headers(carrier),
+            span(method, kind=SpanKind.SERVER, attributes=attributes) as current,
+        ):
+            response = self.get_response(request)
+            route = request.resolver_match.route if request.resolver_match else ""
+            if current is not None and route:
+                current.update_name(f"{method} {route}")
+                span_set(http__route=route)
+            span_set(http__response__status_code=response.status_code)
+            if response.status_code >= 500:
+                span_failed(str(response.status_code))
+        return response
 
 
 def _too_large() -> JsonResponse:

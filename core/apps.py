@@ -16,5 +16,8 @@ class CoreConfig(AppConfig):
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
         from core.checks import throttle_cache_check
+        from core.tracing import tracing_configured, tracing_start
 
         checks.register(throttle_cache_check)
+        if tracing_configured():
+            tracing_start()

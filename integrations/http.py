@@ -26,8 +26,11 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
+from opentelemetry.trace import SpanKind
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+
+from core.tracing import headers_inject, span, span_failed, span_set, tracing_enabled
 
 Resolver = Callable[[str, int], list[str]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -196,18 +199,43 @@ def http_request(
     """
     limit = max_bytes or settings.OUTBOUND_MAX_RESPONSE_BYTES
     call = _Call(resolver or _getaddrinfo, timeout_s, limit, follow_redirects)
-    hop = _Hop(
-        method.upper(), _with_params(url, params), _headers(headers, idempotency_key), json, data
-    )
-    for _ in range(settings.OUTBOUND_MAX_REDIRECTS + 1):
-        result = _perform(hop, call)
-        if isinstance(result, OutboundResponse):
-            return result
-        hop = _next_hop(hop, result)
-    most = settings.OUTBOUND_MAX_REDIRECTS
-    raise OutboundError(
-        f"too many redirects (over {most}) from {_parse(url).origin}", retryable=False
-    )
+    method = method.upper()
+    with span(method, kind=SpanKind.CLIENT, attributes=_span_attributes(method, url)):
+        sent = _headers(headers, idempotency_key)
+        headers_inject(sent)
+        hop = _Hop(method, _with_params(url, params), sent, json, data)
+        for _ in range(settings.OUTBOUND_MAX_REDIRECTS + 1):
+            result = _perform(hop, call)
+            if isinstance(result, OutboundResponse):
+                span_set(http__response__status_code=result.status_code)
+                if result.status_code >= 400:
+                    span_failed(str(result.status_code))
+                return result
+            hop = _next_hop(hop, result)
+        most = settings.OUTBOUND_MAX_REDIRECTS
+        raise OutboundError(
+            f"too many redirects (over {most}) from {_parse(url).origin}", retryable=False
+        )
+
+
+def _span_attributes(method: str, url: str) -> dict[str, Any]:
+    """What a client span tells of a call: the method and the origin, never the path or query
+    (a Slack webhook's path and a Telegram bot's are secrets)."""
+    if not tracing_enabled():
+        return {}
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    attributes: dict[str, Any] = {
+        "http.request.method": method,
+        "url.scheme": parts.scheme.lower(),
+        "server.address": parts.hostname or "",
+    }
+    if port:
+        attributes["server.port"] = port
+    return attributes
 
 
 def check_url(url: str, *, resolver: Resolver | None = None) -> list[str]:

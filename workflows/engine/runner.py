@@ -12,8 +12,10 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from opentelemetry.trace import SpanKind
 from rest_framework import serializers
 
+from core.tracing import span, span_failed, span_set
 from integrations.redaction import redact, secrets_registered
 from workflows import events
 from workflows.actions.base import ActionError, StepRun, StepWaiting
@@ -41,8 +43,21 @@ def execution_run(*, execution_id: int, worker: str) -> None:
             logger.info("execution %s is not claimable; nothing to do", execution_id)
             return
         log_context_set(workflow_id=execution.workflow_id, attempt=execution.attempt)
+        attributes = {
+            "workflow.id": execution.workflow_id,
+            "workflow.execution.id": execution.pk,
+            "workflow.execution.attempt": execution.attempt,
+        }
         try:
-            with LeaseKeeper(execution.pk, execution.attempt):
+            with (
+                span(
+                    "execution",
+                    kind=SpanKind.CONSUMER,
+                    parent=execution.traceparent,
+                    attributes=attributes,
+                ),
+                LeaseKeeper(execution.pk, execution.attempt),
+            ):
                 Runner(execution).run()
         except StaleAttempt:
             logger.warning(
@@ -78,7 +93,14 @@ class Runner:
                 step = self.progress.steps.get(index)
                 if step is not None and step.status in STEP_DONE_STATUSES:
                     continue
-                with log_context(step_id=action.get("id")):
+                attributes = {
+                    "workflow.step.id": action.get("id", ""),
+                    "workflow.step.type": action.get("type", ""),
+                }
+                with (
+                    log_context(step_id=action.get("id")),
+                    span(f"step {action.get('type', '')}", attributes=attributes),
+                ):
                     if not self._run_step(index, action):
                         return
         except CancelRequested:
@@ -119,6 +141,7 @@ class Runner:
         state = kept.output if kept is not None and kept.status == StepStatus.WAITING else {}
         step = self.progress.start(index, action, params, side_effects=executor.side_effects)
         log_context_set(step_attempt=step.attempts)
+        span_set(workflow__step__attempt=step.attempts)
         run = StepRun(
             execution_id=self.execution.pk,
             workflow_id=self.execution.workflow_id,
@@ -147,6 +170,7 @@ class Runner:
 
     def _step_failed(self, index: int, action: dict[str, Any], error: ActionError) -> bool:
         error.message = redact(error.message, secrets_registered())
+        span_failed(error.message)
         step = self.progress.steps.get(index)
         attempts = step.attempts if step is not None else 0
         policy = RetryPolicy.from_action(action)

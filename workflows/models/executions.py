@@ -74,6 +74,8 @@ class AutomationExecution(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # The trigger's span (W3C ``traceparent``): every delivery continues its trace. "" untraced.
+    traceparent = models.CharField(max_length=55, blank=True, default="")
 
     class Meta:
         ordering = ["-id"]

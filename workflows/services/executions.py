@@ -9,7 +9,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from opentelemetry.trace import SpanKind
 
+from core.tracing import span, span_set, traceparent
 from workflows.dispatch import dispatch_mark
 from workflows.models import (
     FINISHED_STATUSES,
@@ -102,8 +104,12 @@ def execution_create(
         if first is not None:
             return first, False
     marked = dispatch_mark(timezone.now())
+    attributes = {"workflow.id": workflow.pk, "workflow.trigger.type": trigger_type}
     try:
-        with transaction.atomic():
+        with (
+            span(f"trigger {trigger_type}", kind=SpanKind.PRODUCER, attributes=attributes),
+            transaction.atomic(),
+        ):
             execution = AutomationExecution.objects.create(
                 workflow=workflow,
                 trigger_type=trigger_type,
@@ -117,7 +123,9 @@ def execution_create(
                 dispatched_at=marked,
                 scheduled_for=scheduled_for,
                 concurrency_limited=workflow.max_concurrency is not None,
+                traceparent=traceparent(),
             )
+            span_set(workflow__execution__id=execution.pk)
             # A schedule's slot is time-critical: its run goes ahead of any backlog.
             execution_dispatch(execution.pk, marked=marked, control=scheduled_for is not None)
     except IntegrityError:
