@@ -10,6 +10,7 @@ from orchestration.api import OrchestrationRunViewSet, OrchestrationViewSet
 from versioning.api import ArticleViewSet, VersionViewSet
 from workflows.api.actions import ActionCatalogueView
 from workflows.api.as_code import WorkflowExportView, WorkflowImportView
+from workflows.api.audit import AuditViewSet
 from workflows.api.revisions import WorkflowRevisionViewSet
 from workflows.api.triggers import EventView, WebhookView
 from workflows.api.views import ExecutionViewSet, WorkflowViewSet
@@ -33,6 +34,7 @@ router.register("connections", ConnectionViewSet, basename="connection")
 router.register("articles", ArticleViewSet, basename="article")
 router.register("orchestrations", OrchestrationViewSet, basename="orchestration")
 router.register("orchestration-runs", OrchestrationRunViewSet, basename="orchestration-run")
+router.register("audit", AuditViewSet, basename="audit")
 
 urlpatterns = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),

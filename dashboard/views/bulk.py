@@ -12,6 +12,7 @@ from dashboard import selectors
 from dashboard.bulk import BulkForm
 from dashboard.views.access import staff_required
 from workflows.models import FINISHED_STATUSES, ExecutionStatus
+from workflows.services.audit import actor_of_request
 from workflows.services.bulk import BULK_LIMIT, BulkOutcome, executions_cancel, executions_retry
 
 _UNFINISHED = [value for value in ExecutionStatus.values if value not in FINISHED_STATUSES]
@@ -78,6 +79,6 @@ def execution_bulk_apply(request: HttpRequest) -> HttpResponse:
         return _refused(request, form)
     data = form.cleaned_data
     service = executions_retry if data["action"] == "retry" else executions_cancel
-    outcome = service(execution_ids=data["ids"])
+    outcome = service(execution_ids=data["ids"], actor=actor_of_request(request))
     messages.success(request, _summary(data["action"], outcome))
     return _back(data["filter"])

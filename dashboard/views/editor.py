@@ -27,6 +27,7 @@ from dashboard.editor.variables import preview_context
 from dashboard.forms import WorkflowForm
 from dashboard.views.access import staff_required
 from workflows.models import AutomationWorkflow
+from workflows.services.audit import actor_of_request
 from workflows.services.workflows import workflow_create, workflow_update
 from workflows.templating import TemplateError, template_render
 
@@ -78,7 +79,10 @@ def workflow_new(request: HttpRequest) -> HttpResponse:
         return result
     data = result.validated_data
     workflow = workflow_create(
-        data=data, user=request.user, change_note=data.get("change_note", "")
+        data=data,
+        user=request.user,
+        change_note=data.get("change_note", ""),
+        actor=actor_of_request(request),
     )
     messages.success(request, f"Created workflow “{workflow.name}”.")
     return redirect("dashboard:workflow-detail", workflow.pk)
@@ -92,7 +96,11 @@ def workflow_edit(request: HttpRequest, workflow_id: int) -> HttpResponse:
         return result
     data = result.validated_data
     workflow = workflow_update(
-        workflow=workflow, data=data, user=request.user, change_note=data.get("change_note", "")
+        workflow=workflow,
+        data=data,
+        user=request.user,
+        change_note=data.get("change_note", ""),
+        actor=actor_of_request(request),
     )
     messages.success(request, f"Saved workflow “{workflow.name}” (version {workflow.version}).")
     return redirect("dashboard:workflow-detail", workflow.pk)

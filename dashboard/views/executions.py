@@ -16,6 +16,7 @@ from dashboard.graph import workflow_graph
 from dashboard.views.access import staff_required
 from dashboard.views.common import paginate
 from workflows.models import AutomationExecution, ExecutionStatus, TriggerType
+from workflows.services.audit import actor_of_request
 from workflows.services.bulk import BULK_LIMIT
 from workflows.services.executions import (
     ExecutionConflict,
@@ -140,6 +141,7 @@ def execution_run_again(request: HttpRequest, execution_id: int) -> HttpResponse
         workflow=execution.workflow,
         trigger_type=TriggerType.MANUAL,
         payload=form.cleaned_data["payload"],
+        triggered_by=actor_of_request(request),
     )
     messages.success(request, f"Queued execution #{created.pk}, a new run of #{execution.pk}.")
     return redirect("dashboard:execution-detail", created.pk)
@@ -160,6 +162,7 @@ def _decide(request: HttpRequest, execution_id: int, *, approved: bool) -> HttpR
             approved=approved,
             user=request.user,
             comment=form.cleaned_data["comment"],
+            actor=actor_of_request(request),
         )
     except ExecutionConflict as exc:
         messages.error(request, str(exc))

@@ -15,6 +15,7 @@ from dashboard.graph import workflow_graph
 from dashboard.views.access import staff_required
 from dashboard.views.common import paginate
 from workflows.models import TriggerType
+from workflows.services.audit import actor_of_request
 from workflows.services.dry_run import workflow_dry_run
 from workflows.services.executions import execution_create
 from workflows.services.workflows import workflow_delete, workflow_set_active
@@ -65,7 +66,10 @@ def workflow_run(request: HttpRequest, workflow_id: int) -> HttpResponse:
         context = {**TAB, "workflow": workflow, "form": form}
         return render(request, "dashboard/workflows/run.html", context, status=status)
     execution, _ = execution_create(
-        workflow=workflow, trigger_type=TriggerType.MANUAL, payload=form.cleaned_data["payload"]
+        workflow=workflow,
+        trigger_type=TriggerType.MANUAL,
+        payload=form.cleaned_data["payload"],
+        triggered_by=actor_of_request(request),
     )
     messages.success(request, f"Queued execution #{execution.pk} of “{workflow.name}”.")
     return redirect("dashboard:execution-detail", execution.pk)
@@ -109,6 +113,6 @@ def workflow_delete_confirm(request: HttpRequest, workflow_id: int) -> HttpRespo
         context = {**TAB, "workflow": workflow}
         return render(request, "dashboard/workflows/delete.html", context)
     name = workflow.name
-    workflow_delete(workflow=workflow)
+    workflow_delete(workflow=workflow, actor=actor_of_request(request))
     messages.success(request, f"Deleted workflow “{name}” and its executions.")
     return redirect("dashboard:workflows")

@@ -94,6 +94,7 @@ MATRIX: dict[str, Access | dict[str, Access]] = {
     "orchestrations/{id}/runs": STAFF,
     "orchestration-runs": STAFF,
     "orchestration-runs/{id}": STAFF,
+    "audit": STAFF,
     "connections": STAFF,
     "connections/{id}": STAFF,
     "connections/{id}/verify": STAFF,

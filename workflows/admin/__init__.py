@@ -1,5 +1,5 @@
 """The kernel's admin pages, registered on import (Django imports ``workflows.admin``)."""
 
-from workflows.admin import runs, workflows
+from workflows.admin import audit, runs, workflows
 
-__all__ = ["runs", "workflows"]
+__all__ = ["audit", "runs", "workflows"]

@@ -14,6 +14,7 @@ from workflows.models import (
     AutomationWorkflow,
     WorkflowRevision,
 )
+from workflows.services.audit import actor_of_request
 from workflows.services.executions import (
     execution_create,
 )
@@ -143,23 +144,31 @@ class AutomationWorkflowAdmin(admin.ModelAdmin):
                 data=data,
                 user=request.user,
                 change_note=note,
+                actor=actor_of_request(request),
             )
         else:
-            saved = workflow_create(data=data, user=request.user, change_note=note)
+            saved = workflow_create(
+                data=data, user=request.user, change_note=note, actor=actor_of_request(request)
+            )
         obj.pk = saved.pk
         obj.refresh_from_db()
 
     def delete_model(self, request: HttpRequest, obj: AutomationWorkflow) -> None:
-        workflow_delete(workflow=obj)
+        workflow_delete(workflow=obj, actor=actor_of_request(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AutomationWorkflow]) -> None:
         for workflow in queryset:
-            workflow_delete(workflow=workflow)
+            workflow_delete(workflow=workflow, actor=actor_of_request(request))
 
     @admin.action(description="Run now")
     def run_now(self, request: HttpRequest, queryset: QuerySet[AutomationWorkflow]) -> None:
         for workflow in queryset:
-            execution, _ = execution_create(workflow=workflow, trigger_type="manual", payload={})
+            execution, _ = execution_create(
+                workflow=workflow,
+                trigger_type="manual",
+                payload={},
+                triggered_by=actor_of_request(request),
+            )
             self.message_user(request, f"Queued execution {execution.pk} of {workflow.name}.")
 
     @admin.action(description="Activate")

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from core.site import absolute_url
 from core.strict import StrictFieldsMixin, StrictSerializer, text_field
+from workflows.api.audit import ActorSerializer
 from workflows.catalogue import ACTION_COMPONENT
 from workflows.definition import MAX_ACTIONS, definition_validate
 from workflows.models import (
@@ -185,6 +186,13 @@ class StepSerializer(serializers.ModelSerializer[AutomationExecutionStep]):
 
 class ExecutionSerializer(serializers.ModelSerializer[AutomationExecution]):
     workflow_name = serializers.CharField(source="workflow.name", read_only=True)
+    triggered_by = serializers.SerializerMethodField(
+        help_text="Who or what started it; null for runs from before it was recorded."
+    )
+
+    @extend_schema_field(ActorSerializer(allow_null=True))
+    def get_triggered_by(self, execution: AutomationExecution) -> dict[str, Any] | None:
+        return execution.triggered_by or None
 
     class Meta:
         model = AutomationExecution
@@ -195,6 +203,7 @@ class ExecutionSerializer(serializers.ModelSerializer[AutomationExecution]):
             "status",
             "trigger_type",
             "trigger_payload",
+            "triggered_by",
             "workflow_version",
             "created_at",
             "started_at",

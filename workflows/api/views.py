@@ -24,6 +24,7 @@ from workflows.api.serializers import (
     WorkflowSerializer,
 )
 from workflows.models import AutomationExecution, AutomationWorkflow, TriggerType
+from workflows.services.audit import actor_of_request
 from workflows.services.dry_run import workflow_dry_run
 from workflows.services.executions import (
     execution_cancel,
@@ -65,7 +66,10 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer: BaseSerializer[AutomationWorkflow]) -> None:
         data = serializer.validated_data
         serializer.instance = workflow_create(
-            data=data, user=self.request.user, change_note=data.get("change_note", "")
+            data=data,
+            user=self.request.user,
+            change_note=data.get("change_note", ""),
+            actor=actor_of_request(self.request),
         )
 
     def perform_update(self, serializer: BaseSerializer[AutomationWorkflow]) -> None:
@@ -76,10 +80,11 @@ class WorkflowViewSet(viewsets.ModelViewSet):
             data=data,
             user=self.request.user,
             change_note=data.get("change_note", ""),
+            actor=actor_of_request(self.request),
         )
 
     def perform_destroy(self, instance: AutomationWorkflow) -> None:
-        workflow_delete(workflow=instance)
+        workflow_delete(workflow=instance, actor=actor_of_request(self.request))
 
     @extend_schema(
         request={"application/json": {"type": "object", "additionalProperties": True}},
@@ -95,6 +100,7 @@ class WorkflowViewSet(viewsets.ModelViewSet):
             trigger_type=TriggerType.MANUAL,
             payload=payload_from(request),
             idempotency_key=idempotency_key_from(request),
+            triggered_by=actor_of_request(request),
         )
         return Response(
             {"execution_id": execution.pk, "status": execution.status},
@@ -132,7 +138,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def retry(self, request: Request, pk: str | None = None) -> Response:
         """Retry a failed execution from its failed step."""
         no_parameters_check(request)
-        execution = execution_retry(execution=self.get_object())
+        execution = execution_retry(execution=self.get_object(), actor=actor_of_request(request))
         return Response(ExecutionDetailSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: ExecutionDetailSerializer, 409: OpenApiResponse()})
@@ -140,7 +146,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         """Cancel an execution before its next step."""
         no_parameters_check(request)
-        execution = execution_cancel(execution=self.get_object())
+        execution = execution_cancel(execution=self.get_object(), actor=actor_of_request(request))
         return Response(ExecutionDetailSerializer(execution).data)
 
     @extend_schema(
@@ -169,5 +175,6 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             approved=approved,
             user=request.user,
             comment=decision.validated_data["comment"],
+            actor=actor_of_request(request),
         )
         return Response(ExecutionDetailSerializer(execution).data, status=status.HTTP_202_ACCEPTED)

@@ -1,6 +1,7 @@
 """The kernel's tables: workflows, their executions and each execution's steps, and what the
 kernel keeps beside them."""
 
+from workflows.models.audit import ActorKind, AuditEntry
 from workflows.models.executions import (
     FINISHED_STATUSES,
     STEP_DONE_STATUSES,
@@ -27,7 +28,9 @@ __all__ = [
     "FINISHED_STATUSES",
     "STEP_DONE_STATUSES",
     "STEP_UNDER_WAY_STATUSES",
+    "ActorKind",
     "ApiToken",
+    "AuditEntry",
     "AutomationExecution",
     "AutomationExecutionStep",
     "AutomationWorkflow",

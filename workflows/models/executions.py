@@ -32,6 +32,8 @@ class AutomationExecution(models.Model):
     )
     trigger_type = models.CharField(max_length=16, choices=TriggerType.choices)
     trigger_payload = models.JSONField(default=dict, blank=True)
+    # Who or what started it: {"kind": ActorKind, "name", "id"} (workflows/services/audit.py).
+    triggered_by = models.JSONField(default=dict, blank=True)
     # The definition the execution runs with (trigger, actions, workflow version), frozen at
     # creation so an edit to the workflow never changes a run already under way.
     definition = models.JSONField(default=dict)

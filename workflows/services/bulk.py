@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from workflows.models import AutomationExecution, ExecutionStatus
+from workflows.services.audit import Actor
 from workflows.services.executions import ExecutionConflict, execution_cancel, execution_retry
 
 BULK_LIMIT = 500
@@ -20,7 +21,11 @@ class BulkOutcome:
     skipped: list[int] = field(default_factory=list)
 
 
-def _each(execution_ids: Iterable[int], service: Callable[..., AutomationExecution]) -> BulkOutcome:
+def _each(
+    execution_ids: Iterable[int],
+    service: Callable[..., AutomationExecution],
+    actor: Actor | None,
+) -> BulkOutcome:
     ids = list(dict.fromkeys(execution_ids))
     if len(ids) > BULK_LIMIT:
         raise ValueError(f"At most {BULK_LIMIT} executions per bulk action; got {len(ids)}.")
@@ -32,7 +37,7 @@ def _each(execution_ids: Iterable[int], service: Callable[..., AutomationExecuti
             outcome.skipped.append(pk)
             continue
         try:
-            updated = service(execution=execution)
+            updated = service(execution=execution, actor=actor)
         except (ExecutionConflict, AutomationExecution.DoesNotExist):
             outcome.skipped.append(pk)
             continue
@@ -41,16 +46,16 @@ def _each(execution_ids: Iterable[int], service: Callable[..., AutomationExecuti
     return outcome
 
 
-def executions_retry(*, execution_ids: Iterable[int]) -> BulkOutcome:
+def executions_retry(*, execution_ids: Iterable[int], actor: Actor | None = None) -> BulkOutcome:
     """Resume each failed execution from its failed step; any other is skipped.
 
     Raises ValueError for more than BULK_LIMIT ids."""
-    return _each(execution_ids, execution_retry)
+    return _each(execution_ids, execution_retry, actor)
 
 
-def executions_cancel(*, execution_ids: Iterable[int]) -> BulkOutcome:
+def executions_cancel(*, execution_ids: Iterable[int], actor: Actor | None = None) -> BulkOutcome:
     """Cancel each unfinished execution (a running one stops before its next step); finished
     ones are skipped.
 
     Raises ValueError for more than BULK_LIMIT ids."""
-    return _each(execution_ids, execution_cancel)
+    return _each(execution_ids, execution_cancel, actor)

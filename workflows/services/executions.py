@@ -23,6 +23,7 @@ from workflows.models import (
     StepStatus,
     WorkflowRevision,
 )
+from workflows.services.audit import Actor, audit_record
 from workflows.services.counters import workflow_counters_remove_failure
 from workflows.services.dispatch import EXECUTIONS, execution_dispatch, executions_due
 
@@ -91,11 +92,13 @@ def execution_create(
     idempotency_key: str | None = None,
     context: dict[str, Any] | None = None,
     scheduled_for: datetime | None = None,
+    triggered_by: Actor | None = None,
 ) -> tuple[AutomationExecution, bool]:
     """Create a queued execution and send it to a worker after commit.
 
     Returns ``(execution, created)``; with an ``idempotency_key`` or a schedule slot already used
-    for this workflow, the first execution is returned and nothing new starts.
+    for this workflow, the first execution is returned and nothing new starts. ``triggered_by``
+    is kept on the execution; a person's (a user, an API token) is also put in the audit trail.
     """
     if idempotency_key:
         first = AutomationExecution.objects.filter(
@@ -124,8 +127,11 @@ def execution_create(
                 scheduled_for=scheduled_for,
                 concurrency_limited=workflow.max_concurrency is not None,
                 traceparent=traceparent(),
+                triggered_by=triggered_by.as_dict() if triggered_by else {},
             )
             span_set(workflow__execution__id=execution.pk)
+            if triggered_by is not None and triggered_by.is_person:
+                _audit(triggered_by, "triggered", execution, workflow=workflow.name)
             # A schedule's slot is time-critical: its run goes ahead of any backlog.
             execution_dispatch(execution.pk, marked=marked, control=scheduled_for is not None)
     except IntegrityError:
@@ -139,6 +145,16 @@ def execution_create(
     return execution, True
 
 
+def _audit(actor: Actor | None, action: str, execution: AutomationExecution, **detail: Any) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="execution",
+        object_id=execution.pk,
+        detail={"workflow_id": execution.workflow_id, **detail},
+    )
+
+
 def execution_steps_cancel(*, execution_id: int, now: datetime) -> int:
     """Mark the execution's steps still under way (running, retrying, waiting) cancelled: a
     finished execution has none. Returns how many."""
@@ -147,9 +163,11 @@ def execution_steps_cancel(*, execution_id: int, now: datetime) -> int:
     ).update(status=StepStatus.CANCELLED, completed_at=now, error_message="Cancelled.")
 
 
-def execution_cancel(*, execution: AutomationExecution) -> AutomationExecution:
+def execution_cancel(
+    *, execution: AutomationExecution, actor: Actor | None = None
+) -> AutomationExecution:
     """Cancel an execution that is queued, waiting, or whose worker is presumed dead (its lease
-    expired) now; ask a running one to stop before its next step.
+    expired) now; ask a running one to stop before its next step. The ``actor`` is audited.
 
     Raises ExecutionConflict when the execution already finished.
     """
@@ -157,6 +175,7 @@ def execution_cancel(*, execution: AutomationExecution) -> AutomationExecution:
         locked = AutomationExecution.objects.select_for_update().get(pk=execution.pk)
         if locked.status in FINISHED_STATUSES:
             raise ExecutionConflict(f"Execution {locked.pk} already {locked.status}.")
+        _audit(actor, "cancelled", locked, status_before=locked.status)
         now = timezone.now()
         locked.cancel_requested = True
         lease = locked.lease_expires_at
@@ -195,10 +214,13 @@ def _limited_wake_next(workflow_id: int, now: datetime) -> None:
         EXECUTIONS.wake([waiting], now)
 
 
-def execution_retry(*, execution: AutomationExecution) -> AutomationExecution:
+def execution_retry(
+    *, execution: AutomationExecution, actor: Actor | None = None
+) -> AutomationExecution:
     """Resume a failed execution from its failed step, keeping the outputs of completed steps
     and every earlier attempt of the failed one (the resumed run adds an attempt). The failed
-    run leaves the workflow's counters; the resumed one counts when it finishes.
+    run leaves the workflow's counters; the resumed one counts when it finishes. The ``actor``
+    is audited.
 
     Raises ExecutionConflict unless the execution failed.
     """
@@ -208,6 +230,7 @@ def execution_retry(*, execution: AutomationExecution) -> AutomationExecution:
             raise ExecutionConflict(
                 f"Only failed executions can be retried; execution {locked.pk} is {locked.status}."
             )
+        _audit(actor, "retried", locked, error=locked.error_message[:500])
         actions = locked.definition.get("actions", [])
         resumable = [
             step.pk
@@ -239,9 +262,15 @@ def execution_retry(*, execution: AutomationExecution) -> AutomationExecution:
 
 
 def execution_decide(
-    *, execution: AutomationExecution, approved: bool, user: Any, comment: str = ""
+    *,
+    execution: AutomationExecution,
+    approved: bool,
+    user: Any,
+    comment: str = "",
+    actor: Actor | None = None,
 ) -> AutomationExecution:
-    """Approve or reject the approval step an execution is waiting on, and resume it.
+    """Approve or reject the approval step an execution is waiting on, and resume it. The
+    ``actor`` is audited.
 
     Raises ExecutionConflict unless the execution waits on an undecided approval step.
     """
@@ -265,6 +294,7 @@ def execution_decide(
             "comment": comment,
         }
         step.save(update_fields=["output"])
+        _audit(actor, step.output["decision"], locked, step_id=step.step_id, comment=comment)
         locked.status = ExecutionStatus.QUEUED
         locked.next_attempt_at = None
         locked.dispatched_at = dispatch_mark(now)

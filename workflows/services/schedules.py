@@ -29,12 +29,14 @@ from django_celery_beat.models import (
 )
 
 from workflows.models import (
+    ActorKind,
     AutomationExecution,
     AutomationWorkflow,
     ExecutionStatus,
     TriggerType,
 )
 from workflows.schedules import schedule_slot
+from workflows.services.audit import Actor
 from workflows.services.executions import execution_create, execution_definition
 
 logger = logging.getLogger(__name__)
@@ -158,6 +160,7 @@ def schedule_fire(*, workflow_id: int, now: datetime | None = None) -> Automatio
         trigger_type=TriggerType.SCHEDULE,
         payload={"scheduled_for": slot.isoformat()},
         scheduled_for=slot,
+        triggered_by=Actor(ActorKind.SCHEDULE, workflow.schedule or "interval", slot.isoformat()),
     )
     return execution if created else None
 

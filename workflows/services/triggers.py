@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from workflows.models import AutomationExecution, AutomationWorkflow, TriggerType
+from workflows.models import ActorKind, AutomationExecution, AutomationWorkflow, TriggerType
+from workflows.services.audit import Actor
 from workflows.services.executions import execution_create
 
 
@@ -26,12 +27,14 @@ def trigger_fire(
     exclude_workflow_id: int | None = None,
     match: Q | None = None,
     idempotency_key: str | None = None,
+    triggered_by: Actor | None = None,
 ) -> list[AutomationExecution]:
     """Create an execution of every active workflow whose trigger type is ``trigger_type`` and
     which ``predicate`` accepts. ``depth`` is how many triggers deep this chain already is; a
     workflow never re-triggers itself (``exclude_workflow_id``). ``match`` narrows the workflows
     in the database; with an ``idempotency_key`` seen before, each workflow's first execution is
-    returned instead of a new one. Returns the executions."""
+    returned instead of a new one. ``triggered_by`` defaults to the event named by the trigger
+    type. Returns the executions."""
     if depth > settings.TRIGGER_MAX_DEPTH:
         raise TriggerDepthExceeded(
             f"Trigger chain deeper than {settings.TRIGGER_MAX_DEPTH}; not starting more workflows."
@@ -41,6 +44,7 @@ def trigger_fire(
         workflows = workflows.filter(match)
     if exclude_workflow_id is not None:
         workflows = workflows.exclude(pk=exclude_workflow_id)
+    actor = triggered_by or Actor(ActorKind.EVENT, str(trigger_type))
     executions = []
     for workflow in workflows.order_by("pk"):
         if predicate is not None and not predicate(workflow):
@@ -51,6 +55,7 @@ def trigger_fire(
             payload=payload,
             context={**(context or {}), "depth": depth},
             idempotency_key=idempotency_key,
+            triggered_by=actor,
         )
         executions.append(execution)
     return executions
@@ -67,4 +72,5 @@ def event_emit(
             payload=payload,
             match=Q(trigger__event=name),
             idempotency_key=idempotency_key,
+            triggered_by=Actor(ActorKind.EVENT, name),
         )

@@ -14,9 +14,10 @@ from typing import Any
 
 from django.conf import settings
 
-from workflows.models import AutomationExecution, AutomationWorkflow, TriggerType
+from workflows.models import ActorKind, AutomationExecution, AutomationWorkflow, TriggerType
 from workflows.senders.base import Delivery, DeliveryInvalid, Sender
 from workflows.senders.registry import DEFAULT_SENDER, sender_get
+from workflows.services.audit import Actor
 from workflows.services.executions import execution_create
 
 DELIVERY_ID_MAX = 200
@@ -142,5 +143,6 @@ def webhook_receive(
         payload=delivery.payload,
         idempotency_key=delivery_id,
         context=_context(sender, event, delivery_id, lowered),
+        triggered_by=Actor(ActorKind.WEBHOOK, sender.name, delivery_id),
     )
     return WebhookOutcome(execution=execution, created=created)

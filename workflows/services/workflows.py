@@ -16,6 +16,7 @@ from workflows.revisions import (
     definition_snapshot,
     workflow_revision_get,
 )
+from workflows.services.audit import Actor, audit_record
 from workflows.services.schedules import schedule_sync
 
 User = AbstractBaseUser | AnonymousUser | None
@@ -89,10 +90,24 @@ def _revision_record(
     )
 
 
+def _audit(actor: Actor | None, action: str, workflow: AutomationWorkflow, **detail: Any) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="workflow",
+        object_id=workflow.pk,
+        detail={"name": workflow.name, **detail},
+    )
+
+
 def workflow_create(
-    *, data: dict[str, Any], user: User = None, change_note: str = ""
+    *,
+    data: dict[str, Any],
+    user: User = None,
+    change_note: str = "",
+    actor: Actor | None = None,
 ) -> AutomationWorkflow:
-    """Create the workflow and its revision 1."""
+    """Create the workflow and its revision 1; the ``actor`` is audited."""
     workflow = AutomationWorkflow(**{key: data[key] for key in EDITABLE_FIELDS if key in data})
     workflow.trigger = trigger_anchored(workflow.trigger, None, timezone.now())
     _derive(workflow)
@@ -103,6 +118,7 @@ def workflow_create(
         workflow.save()
         _revision_record(workflow, user, change_note)
         schedule_sync(workflow=workflow)
+        _audit(actor, "created", workflow)
     return workflow
 
 
@@ -117,10 +133,12 @@ def workflow_update(
     data: dict[str, Any],
     user: User = None,
     change_note: str = "",
+    actor: Actor | None = None,
 ) -> AutomationWorkflow:
     """Apply the given fields; a change to the definition bumps ``version``, and a change to any
     field of a revision (REVISION_FIELDS) records the next revision, by ``user`` with
-    ``change_note``. Nothing changed: nothing is written. ``workflow`` is refreshed.
+    ``change_note``; the ``actor`` is audited with the fields changed. Nothing changed: nothing
+    is written. ``workflow`` is refreshed.
 
     Concurrent edits of one workflow take turns on its row lock: each compares with, and bumps
     the version of, what the one before it wrote."""
@@ -137,6 +155,8 @@ def workflow_update(
         new_secret = data.get("webhook_secret")
         if changed or new_secret:
             _changes_save(locked, data, changed, new_secret, user, change_note)
+            fields = sorted({*changed, *(["webhook_secret"] if new_secret else [])})
+            _audit(actor, "updated", locked, fields=fields)
     workflow.refresh_from_db()
     return workflow
 
@@ -190,9 +210,11 @@ def workflow_set_active(*, workflow: AutomationWorkflow, is_active: bool) -> Aut
     return workflow_update(workflow=workflow, data={"is_active": is_active})
 
 
-def workflow_delete(*, workflow: AutomationWorkflow) -> None:
-    """Delete the workflow; its executions and their steps go with it, and its schedule."""
+def workflow_delete(*, workflow: AutomationWorkflow, actor: Actor | None = None) -> None:
+    """Delete the workflow; its executions and their steps go with it, and its schedule. The
+    ``actor`` is audited (the entry outlives the workflow)."""
     with transaction.atomic():
+        _audit(actor, "deleted", workflow, executions=workflow.executions.count())
         workflow.is_active = False
         schedule_sync(workflow=workflow)
         workflow.delete()

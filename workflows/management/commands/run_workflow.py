@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workflows.management.commands._lookup import USAGE_ERROR, payload_parse, workflow_find
 from workflows.models import FINISHED_STATUSES, AutomationExecution, ExecutionStatus, TriggerType
+from workflows.services.audit import actor_of_command
 from workflows.services.executions import execution_create
 
 POLL_INTERVAL_S = 0.2
@@ -50,6 +51,7 @@ class Command(BaseCommand):
             trigger_type=TriggerType.MANUAL,
             payload=payload,
             idempotency_key=options["idempotency_key"] or None,
+            triggered_by=actor_of_command(),
         )
         verb = "queued" if created else f"already started with this key ({execution.status})"
         self.stdout.write(f"Execution {execution.pk} of workflow {workflow.pk} {verb}.")
