@@ -17,8 +17,9 @@ from orchestration.models import APIOrchestration, OrchestrationRun
 from orchestration.selectors import orchestration_list, orchestration_run_detail_list
 from versioning.models import Article, ContentVersion
 from versioning.selectors import article_list, version_history
-from workflows.api.filters import ExecutionFilter
+from workflows.api.filters import AuditFilter, ExecutionFilter
 from workflows.models import (
+    AuditEntry,
     AutomationExecution,
     AutomationExecutionStep,
     AutomationWorkflow,
@@ -64,6 +65,19 @@ def executions_page(
     filtered = ExecutionFilter(params, queryset=execution_list().order_by("-id"))
     rows = filtered.qs if filtered.is_valid() else filtered.queryset.none()
     return filtered, rows
+
+
+def audit_page(*, params: Mapping[str, Any]) -> tuple[AuditFilter, QuerySet[AuditEntry]]:
+    """The audit filter that ``params`` make, and the entries it keeps, newest first (none
+    when a filter value is invalid)."""
+    filtered = AuditFilter(params, queryset=AuditEntry.objects.order_by("-at", "-id"))
+    rows = filtered.qs if filtered.is_valid() else filtered.queryset.none()
+    return filtered, rows
+
+
+def audit_actions() -> list[str]:
+    """The actions the trail holds, for a filter's select."""
+    return list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct())
 
 
 def workflow_choices() -> list[tuple[int, str]]:

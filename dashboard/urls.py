@@ -5,6 +5,7 @@ from django.urls import path
 
 from dashboard.views import (
     alerts,
+    audit,
     bulk,
     editor,
     executions,
@@ -117,6 +118,7 @@ urlpatterns = [
         name="version-revert",
     ),
     # API orchestration
+    path("audit/", audit.audit_list, name="audit"),
     path("orchestrations/", orchestrations.orchestration_list, name="orchestrations"),
     path(
         "orchestrations/new/",

@@ -44,6 +44,7 @@ TABS = [
     ("Alerts", "alerts"),
     ("Versions", "versions"),
     ("API Orchestration", "orchestrations"),
+    ("Audit", "audit"),
 ]
 
 

@@ -14,6 +14,7 @@ TABS = [
     "/dashboard/alerts/",
     "/dashboard/versions/",
     "/dashboard/orchestrations/",
+    "/dashboard/audit/",
     "/dashboard/stats/",
     "/dashboard/workflows/new/",
     "/dashboard/connections/new/",

@@ -163,3 +163,24 @@ def test_the_admin_shows_entries_but_cannot_change_or_delete_them(staff_user, de
     assert listing.status_code == 200 and "deploy-bot" in listing.content.decode()
     assert browser.post(f"/admin/workflows/auditentry/{entry.pk}/delete/").status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_the_dashboard_audit_tab_lists_and_filters_the_trail(deploy_bot, staff_user):
+    client, _ = deploy_bot
+    ran = WorkflowFactory(name="Nightly digest", actions=ONE_STEP)
+    execution_id = client.post(f"{BASE}/workflows/{ran.pk}/execute").json()["execution_id"]
+    edited = client.post(f"{BASE}/workflows", {"name": "Fresh", "actions": ONE_STEP}, format="json")
+    browser = Client()
+    browser.force_login(staff_user)
+
+    everything = browser.get("/dashboard/audit/").content.decode()
+    assert f"/dashboard/executions/{execution_id}/" in everything
+    assert f"/dashboard/workflows/{edited.json()['id']}/" in everything
+    assert "deploy-bot" in everything
+    only_created = browser.get("/dashboard/audit/", {"action": "created"}).content.decode()
+    assert f"/dashboard/executions/{execution_id}/" not in only_created
+    assert f"/dashboard/workflows/{edited.json()['id']}/" in only_created
+    nobody = browser.get("/dashboard/audit/", {"actor": "someone-else"}).content.decode()
+    assert "No entries match." in nobody
+    refused = browser.get("/dashboard/audit/", {"after": "not a date"})
+    assert refused.status_code == 200 and "form-errors" in refused.content.decode()

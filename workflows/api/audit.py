@@ -1,9 +1,9 @@
 """GET audit: who did what to which object, newest first (staff only, as the whole API)."""
 
-import django_filters
 from django.db.models import QuerySet
 from rest_framework import mixins, serializers, viewsets
 
+from workflows.api.filters import AuditFilter
 from workflows.models import ActorKind, AuditEntry
 
 
@@ -20,19 +20,6 @@ class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
         model = AuditEntry
         fields = ["id", "at", "actor", "action", "object_type", "object_id", "detail"]
         read_only_fields = fields
-
-
-class AuditFilter(django_filters.FilterSet):
-    actor = django_filters.CharFilter(field_name="actor_name", help_text="The actor's name.")
-    action = django_filters.CharFilter()
-    object_type = django_filters.CharFilter()
-    object_id = django_filters.CharFilter()
-    after = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    before = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
-
-    class Meta:
-        model = AuditEntry
-        fields = ["actor", "action", "object_type", "object_id"]
 
 
 class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

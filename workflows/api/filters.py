@@ -1,9 +1,15 @@
-"""The filters of the workflow and execution lists: query parameters the API and the
+"""The filters of the workflow, execution and audit lists: query parameters the API and the
 dashboard's lists read the same way."""
 
 import django_filters
 
-from workflows.models import AutomationExecution, AutomationWorkflow, ExecutionStatus, TriggerType
+from workflows.models import (
+    AuditEntry,
+    AutomationExecution,
+    AutomationWorkflow,
+    ExecutionStatus,
+    TriggerType,
+)
 
 
 class WorkflowFilter(django_filters.FilterSet):
@@ -23,3 +29,16 @@ class ExecutionFilter(django_filters.FilterSet):
     class Meta:
         model = AutomationExecution
         fields = ["workflow", "status", "trigger_type"]
+
+
+class AuditFilter(django_filters.FilterSet):
+    actor = django_filters.CharFilter(field_name="actor_name", help_text="The actor's name.")
+    action = django_filters.CharFilter()
+    object_type = django_filters.CharFilter()
+    object_id = django_filters.CharFilter()
+    after = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    before = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEntry
+        fields = ["actor", "action", "object_type", "object_id"]
