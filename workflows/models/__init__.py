@@ -11,6 +11,7 @@ from workflows.models.executions import (
     ExecutionStatus,
     StepStatus,
 )
+from workflows.models.jobs import Job, JobKind, JobStatus
 from workflows.models.support import (
     ApiToken,
     BrokerWatermark,
@@ -19,6 +20,7 @@ from workflows.models.support import (
 )
 from workflows.models.workflows import (
     AutomationWorkflow,
+    OverlapPolicy,
     TriggerType,
     WorkflowRevision,
     WorkflowType,
@@ -36,7 +38,11 @@ __all__ = [
     "AutomationWorkflow",
     "BrokerWatermark",
     "ExecutionStatus",
+    "Job",
+    "JobKind",
+    "JobStatus",
     "KernelEvent",
+    "OverlapPolicy",
     "StepEffect",
     "StepStatus",
     "TriggerType",

@@ -78,6 +78,18 @@ class AutomationExecution(models.Model):
     cancel_requested = models.BooleanField(default=False)
     # The trigger's span (W3C ``traceparent``): every delivery continues its trace. "" untraced.
     traceparent = models.CharField(max_length=55, blank=True, default="")
+    # A replay: the execution it re-runs and the step it starts from ("" from the start).
+    replay_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
+    )
+    replay_from_step = models.CharField(max_length=64, blank=True, default="")
+    # Whose effect-ledger keys the steps use (None: its own). A replay keeps its origin's, so an
+    # effect the origin already made is recalled, not made again (workflows/services/replay.py).
+    effect_scope = models.PositiveBigIntegerField(null=True, blank=True)
+    # The bulk replay or backfill job that started it.
+    job = models.ForeignKey(
+        "workflows.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+    )
 
     class Meta:
         ordering = ["-id"]

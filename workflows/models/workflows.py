@@ -25,6 +25,16 @@ class TriggerType(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
 
 
+class OverlapPolicy(models.TextChoices):
+    """What a new run does while another run of the same workflow is under way."""
+
+    ALLOW = "allow", "Run alongside"
+    QUEUE = "queue", "Wait its turn (max_concurrency at once)"
+    SKIP = "skip", "Skip the new run"
+    CANCEL_RUNNING = "cancel_running", "Cancel the running one"
+    CANCEL_NEW = "cancel_new", "Cancel the new run"
+
+
 class AutomationWorkflow(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
@@ -41,6 +51,10 @@ class AutomationWorkflow(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False)
     # At most this many executions run at once; the rest wait, queued, in order. None: no limit.
     max_concurrency = models.PositiveIntegerField(null=True, blank=True)
+    # What a new run does while another of this workflow is under way (OverlapPolicy).
+    overlap_policy = models.CharField(max_length=16, choices=OverlapPolicy.choices, default="allow")
+    # A schedule trigger fires nothing before this time (None: not paused).
+    schedule_paused_until = models.DateTimeField(null=True, blank=True)
 
     # Webhook trigger: the unguessable token of its URL, and the optional signing secrets. A new
     # secret keeps the previous one valid for a while, so senders can rotate without downtime.

@@ -20,6 +20,7 @@ from workflows.models import (
     AutomationExecutionStep,
     AutomationWorkflow,
     ExecutionStatus,
+    Job,
     StepStatus,
     WorkflowRevision,
 )
@@ -93,6 +94,7 @@ def execution_create(
     context: dict[str, Any] | None = None,
     scheduled_for: datetime | None = None,
     triggered_by: Actor | None = None,
+    job: Job | None = None,
 ) -> tuple[AutomationExecution, bool]:
     """Create a queued execution and send it to a worker after commit.
 
@@ -128,6 +130,7 @@ def execution_create(
                 concurrency_limited=workflow.max_concurrency is not None,
                 traceparent=traceparent(),
                 triggered_by=triggered_by.as_dict() if triggered_by else {},
+                job=job,
             )
             span_set(workflow__execution__id=execution.pk)
             if triggered_by is not None and triggered_by.is_person:
