@@ -11,7 +11,10 @@ from versioning.api import ArticleViewSet, VersionViewSet
 from workflows.api.actions import ActionCatalogueView
 from workflows.api.as_code import WorkflowExportView, WorkflowImportView
 from workflows.api.audit import AuditViewSet
+from workflows.api.backfill import WorkflowBackfillView
+from workflows.api.jobs import JobViewSet
 from workflows.api.revisions import WorkflowRevisionViewSet
+from workflows.api.schedule import WorkflowScheduleView
 from workflows.api.triggers import EventView, WebhookView
 from workflows.api.views import ExecutionViewSet, WorkflowViewSet
 
@@ -35,6 +38,7 @@ router.register("articles", ArticleViewSet, basename="article")
 router.register("orchestrations", OrchestrationViewSet, basename="orchestration")
 router.register("orchestration-runs", OrchestrationRunViewSet, basename="orchestration-run")
 router.register("audit", AuditViewSet, basename="audit")
+router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
@@ -60,7 +64,7 @@ urlpatterns = [
         VersionViewSet.as_view({"get": "history"}),
         name="version-history",
     ),
-    # A workflow's stats, history and as code; before the router's workflows/{pk}.
+    # A workflow's stats, schedule, history and as code; before the router's workflows/{pk}.
     re_path(r"^workflows/import/?$", WorkflowImportView.as_view(), name="workflow-import"),
     re_path(
         r"^workflows/(?P<workflow_id>[0-9]{1,18})/export/?$",
@@ -71,6 +75,16 @@ urlpatterns = [
         r"^workflows/(?P<workflow_id>[0-9]{1,18})/stats/?$",
         WorkflowStatsView.as_view(),
         name="workflow-stats",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/backfill/?$",
+        WorkflowBackfillView.as_view(),
+        name="workflow-backfill",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/schedule/?$",
+        WorkflowScheduleView.as_view(),
+        name="workflow-schedule",
     ),
     re_path(
         r"^workflows/(?P<workflow_id>[0-9]{1,18})/revisions/?$",

@@ -354,6 +354,11 @@ ACTION_TYPES_EXTRA = env_mapping("ACTION_TYPES_EXTRA")
 # the latest missed slot should run once when Beat comes back.
 SCHEDULE_MISFIRE_GRACE_S = env_float("SCHEDULE_MISFIRE_GRACE_S", 300.0, minimum=1)
 SCHEDULE_CATCH_UP_LAST = env_bool("SCHEDULE_CATCH_UP_LAST", False)
+# Jobs (bulk replay, backfill): executions started per batch, the most one job may start, and how
+# long a running job may stand still before the sweep re-sends its message.
+JOB_BATCH = env_int("JOB_BATCH", 200, minimum=1, maximum=10000)
+JOB_MAX_ITEMS = env_int("JOB_MAX_ITEMS", 10000, minimum=1, maximum=1000000)
+JOB_STALE_S = env_float("JOB_STALE_S", 30.0, minimum=1, maximum=86400)
 # Webhook triggers: how long a replaced signing secret stays valid, and the signature tolerance.
 WEBHOOK_SECRET_OVERLAP_S = env_int("WEBHOOK_SECRET_OVERLAP_S", 86400)
 WEBHOOK_SIGNATURE_TOLERANCE_S = env_int("WEBHOOK_SIGNATURE_TOLERANCE_S", 300)

@@ -1,5 +1,5 @@
-"""The form behind the executions list's bulk Retry / Cancel: the ticked rows, or every row the
-list's filter matches (up to the bulk limit), and the action to take on them."""
+"""The form behind the executions list's bulk Retry / Cancel / Replay: the ticked rows, or every
+row the list's filter matches (up to the bulk limit), and the action to take on them."""
 
 from typing import Any
 
@@ -7,8 +7,13 @@ from django import forms
 from django.http import QueryDict
 
 from workflows.services.bulk import BULK_LIMIT
+from workflows.services.replay import FROM_FAILED_STEP, FROM_START
 
-BULK_ACTIONS = [("retry", "Retry"), ("cancel", "Cancel")]
+BULK_ACTIONS = [("retry", "Retry"), ("cancel", "Cancel"), ("replay", "Replay")]
+START_FROM = [
+    (FROM_FAILED_STEP, "From each one's failed step (the steps before keep their outputs)"),
+    (FROM_START, "From the start"),
+]
 
 
 class IdsField(forms.Field):
@@ -31,6 +36,8 @@ class BulkForm(forms.Form):
     ids = IdsField(required=False)
     everything = forms.BooleanField(required=False)
     filter = forms.CharField(required=False, max_length=2000)
+    # Replay only: where each replay starts.
+    start_from = forms.ChoiceField(choices=START_FROM, required=False)
 
     def clean_filter(self) -> str:
         """The list's query string without its page, re-encoded (it goes into a redirect)."""

@@ -4,9 +4,11 @@ every problem beside the field it concerns."""
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from django import forms
+from django.utils import timezone
 from rest_framework import serializers
 
 from alerts.api import AlertSerializer
@@ -16,7 +18,7 @@ from core.parsing import BoundedJSONDecoder, json_loads
 from integrations.platforms.registry import PLATFORMS
 from integrations.services import connection_validate
 from workflows.api.serializers import WorkflowSerializer
-from workflows.models import AutomationWorkflow, WorkflowType
+from workflows.models import AutomationWorkflow, OverlapPolicy, WorkflowType
 
 PATH_SEPARATOR = " › "
 _THROTTLE_HELP = "Events within this many seconds are folded into one message; 0: none."
@@ -93,8 +95,18 @@ class WorkflowForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
         help_text='A list: [{"id": "…", "type": "transform", "params": {…}}, …].',
     )
+    overlap_policy = forms.ChoiceField(
+        required=False,
+        choices=[("", "Default (queue with a limit, else run alongside)"), *OverlapPolicy.choices],
+        label="While a run is under way",
+        help_text="What a new run does while another of this workflow is queued, running or "
+        "waiting.",
+    )
     max_concurrency = forms.IntegerField(
-        required=False, min_value=1, max_value=1000, help_text="Empty: no limit."
+        required=False,
+        min_value=1,
+        max_value=1000,
+        help_text="With “Wait its turn”: at most this many at once (empty: 1). Empty otherwise.",
     )
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
     change_note = forms.CharField(
@@ -135,6 +147,8 @@ class WorkflowForm(forms.Form):
             data["actions"] = []
         if not data.get("webhook_secret"):
             data.pop("webhook_secret", None)
+        if not data.get("overlap_policy"):
+            data.pop("overlap_policy", None)
         serializer = WorkflowSerializer(instance=self.instance, data=data)
         if serializer.is_valid():
             self.validated_data = dict(serializer.validated_data)
@@ -142,6 +156,25 @@ class WorkflowForm(forms.Form):
             self.definition_errors = dict(serializer.errors)
             errors_beside_fields(self, serializer.errors)
         return cleaned
+
+
+class SchedulePauseForm(forms.Form):
+    """Pause a schedule until a date and time; validate it with the workflow's time zone active
+    (``timezone.override``), so the time typed is read in that zone."""
+
+    prefix = "pause"
+
+    paused_until = forms.DateTimeField(
+        label="Pause until",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="No slot before this runs, and none is caught up afterwards.",
+    )
+
+    def clean_paused_until(self) -> datetime:
+        value: datetime = self.cleaned_data["paused_until"]
+        if value <= timezone.now():
+            raise forms.ValidationError("Must be in the future.")
+        return value
 
 
 class PayloadForm(forms.Form):

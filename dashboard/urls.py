@@ -9,9 +9,11 @@ from dashboard.views import (
     bulk,
     editor,
     executions,
+    jobs,
     orchestration_edit,
     orchestrations,
     overview,
+    replay,
     revisions,
     versions,
     workflows,
@@ -38,6 +40,11 @@ urlpatterns = [
         "workflows/<int:workflow_id>/activate/",
         workflows.workflow_activate,
         name="workflow-activate",
+    ),
+    path(
+        "workflows/<int:workflow_id>/pause/",
+        workflows.workflow_schedule_pause,
+        name="workflow-schedule-pause",
     ),
     path(
         "workflows/<int:workflow_id>/delete/",
@@ -77,6 +84,11 @@ urlpatterns = [
         name="execution-cancel",
     ),
     path(
+        "executions/<int:execution_id>/replay/",
+        replay.execution_replay_view,
+        name="execution-replay",
+    ),
+    path(
         "executions/<int:execution_id>/run-again/",
         executions.execution_run_again,
         name="execution-run-again",
@@ -91,6 +103,9 @@ urlpatterns = [
         executions.execution_reject_view,
         name="execution-reject",
     ),
+    path("jobs/<int:job_id>/", jobs.job_detail, name="job-detail"),
+    path("jobs/<int:job_id>/live/", jobs.job_live, name="job-live"),
+    path("jobs/<int:job_id>/cancel/", jobs.job_cancel_view, name="job-cancel"),
     # Alerts, notifications and connections
     path("alerts/", alerts.alert_overview, name="alerts"),
     path("alerts/new/", alerts.alert_new, name="alert-create"),

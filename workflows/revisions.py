@@ -1,8 +1,10 @@
 """Reads on workflow revisions: the history, one revision, and the diff between two.
 
 A revision's ``definition`` is the workflow's definition as a client writes it:
-``{name, description, workflow_type, trigger, actions, schedule, max_concurrency}`` (``schedule``
-null when there is none). ``is_active``, counters and webhook secrets are not part of it.
+``{name, description, workflow_type, trigger, actions, schedule, max_concurrency,
+overlap_policy}`` (``schedule`` null when there is none). ``is_active``, the schedule's pause,
+counters and webhook secrets are not part of it (a revision recorded before ``overlap_policy``
+existed has no such key).
 """
 
 import difflib
@@ -16,6 +18,7 @@ from workflows.models import AutomationWorkflow, WorkflowRevision
 
 REVISION_FIELDS = (
     "name", "description", "workflow_type", "trigger", "actions", "schedule", "max_concurrency",
+    "overlap_policy",
 )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery.schedules import crontab
+from cron_descriptor import ExpressionDescriptor, Options
 
 from workflows.trigger_checks import cron_parse, start_at_parse
 
@@ -107,16 +108,63 @@ def _cron_next(schedule: crontab, after: datetime) -> datetime | None:
 def schedule_next_runs(
     *, schedule: str, timezone: str, after: datetime, count: int = 5
 ) -> list[datetime]:
-    """The next ``count`` minutes after ``after`` that the cron expression matches, in the time
-    zone ``timezone`` (aware datetimes in that zone). Raises ValueError for a bad expression and
+    """The next ``count`` slots after ``after`` that the cron expression matches, in the time
+    zone ``timezone`` (aware datetimes in that zone), as ``schedule_slot`` reads wall times
+    across DST: a wall time the clocks skip is that much later, and a slot that two wall times
+    name is listed once. Raises ValueError for a bad expression and
     zoneinfo.ZoneInfoNotFoundError for an unknown zone."""
     parsed = cron_parse(schedule)
-    moment = after.astimezone(zoneinfo.ZoneInfo(timezone or "UTC"))
+    zone = zoneinfo.ZoneInfo(timezone or "UTC")
+    moment = after.astimezone(zone)
     runs: list[datetime] = []
     while len(runs) < count:
         found = _cron_next(parsed, moment)
         if found is None:
             break
-        runs.append(found)
+        slot = found.replace(fold=0).astimezone(UTC).astimezone(zone)
+        if not runs or slot > runs[-1]:
+            runs.append(slot)
         moment = found
     return runs
+
+
+def schedule_upcoming(
+    trigger: dict[str, Any], schedule: str, *, after: datetime, count: int
+) -> list[datetime]:
+    """The next ``count`` slots of a schedule trigger (cron or interval) after ``after``, in the
+    trigger's time zone. Raises as schedule_next_runs."""
+    zone = trigger.get("timezone") or "UTC"
+    interval = trigger.get("interval_s")
+    if not interval:
+        return schedule_next_runs(schedule=schedule, timezone=zone, after=after, count=count)
+    anchor = interval_anchor(trigger)
+    every = timedelta(seconds=interval)
+    first = 0 if after < anchor else (after - anchor) // every + 1
+    local = zoneinfo.ZoneInfo(zone)
+    return [(anchor + (first + k) * every).astimezone(local) for k in range(count)]
+
+
+def _every(seconds: int) -> str:
+    unit, n = "second", seconds
+    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            unit, n = name, seconds // size
+            break
+    return f"Every {unit}" if n == 1 else f"Every {n} {unit}s"
+
+
+def schedule_description(trigger: dict[str, Any], schedule: str) -> str:
+    """A sentence saying when a schedule trigger fires: "Every 15 minutes" (an interval), "Every
+    day at 09:00 (Europe/Paris)", "At 09:30, Monday through Friday (UTC)" (a cron expression, in
+    its time zone). Raises ValueError for a bad expression."""
+    interval = trigger.get("interval_s")
+    if interval:
+        return _every(int(interval))
+    cron_parse(schedule)
+    options = Options()
+    options.use_24hour_time_format = True
+    described = ExpressionDescriptor(schedule, options).get_description()
+    _minute, hour, *days = schedule.split()
+    if hour != "*" and days == ["*", "*", "*"]:
+        described = f"Every day {described[:1].lower()}{described[1:]}"
+    return f"{described} ({trigger.get('timezone') or 'UTC'})"

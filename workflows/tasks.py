@@ -7,8 +7,12 @@ from celery import shared_task
 
 from workflows.engine import execution_run
 from workflows.events import events_sweep
+from workflows.models import JobKind
+from workflows.services.backfill import backfill_item_start
 from workflows.services.dispatch import RUN_EXECUTION_TASK
 from workflows.services.housekeeping import execution_prune, execution_sweep
+from workflows.services.jobs import JOB_TASK, Starter, job_advance, jobs_sweep
+from workflows.services.replay import replay_item_start
 from workflows.services.schedules import FIRE_TASK, schedule_fire
 
 
@@ -24,7 +28,19 @@ def run_execution(execution_id: int) -> None:
 @shared_task(name="workflows.sweep", ignore_result=True)
 def sweep() -> int:
     events_sweep()
+    jobs_sweep()
     return execution_sweep()
+
+
+JOB_STARTERS: dict[str, Starter] = {
+    JobKind.BULK_REPLAY: replay_item_start,
+    JobKind.BACKFILL: backfill_item_start,
+}
+
+
+@shared_task(name=JOB_TASK, ignore_result=True)
+def advance_job(job_id: int) -> None:
+    job_advance(job_id=job_id, starters=JOB_STARTERS)
 
 
 @shared_task(name=FIRE_TASK, ignore_result=True)

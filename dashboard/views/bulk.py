@@ -1,6 +1,7 @@
-"""Bulk Retry / Cancel from the executions list: the list posts the ticked rows (or "every row
-the filter matches") here, a confirmation page says how many and posts their ids back, and only
-then does anything happen. Rows in the wrong state are skipped and counted, never an error."""
+"""Bulk Retry / Cancel / Replay from the executions list: the list posts the ticked rows (or
+"every row the filter matches") here, a confirmation page says how many and posts their ids
+back, and only then does anything happen. Rows in the wrong state are skipped and counted, never
+an error. A replay runs in the background as a job, whose page follows its progress."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -14,9 +15,14 @@ from dashboard.views.access import staff_required
 from workflows.models import FINISHED_STATUSES, ExecutionStatus
 from workflows.services.audit import actor_of_request
 from workflows.services.bulk import BULK_LIMIT, BulkOutcome, executions_cancel, executions_retry
+from workflows.services.replay import FROM_FAILED_STEP, replay_job_create
 
 _UNFINISHED = [value for value in ExecutionStatus.values if value not in FINISHED_STATUSES]
-ELIGIBLE: dict[str, list[str]] = {"retry": [ExecutionStatus.FAILED], "cancel": _UNFINISHED}
+ELIGIBLE: dict[str, list[str]] = {
+    "retry": [ExecutionStatus.FAILED],
+    "cancel": _UNFINISHED,
+    "replay": list(FINISHED_STATUSES),
+}
 
 
 def _back(query: str) -> HttpResponse:
@@ -78,6 +84,16 @@ def execution_bulk_apply(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _refused(request, form)
     data = form.cleaned_data
+    if data["action"] == "replay":
+        # Replays are new executions, started in the background by a job.
+        job = replay_job_create(
+            ids=data["ids"],
+            start_from=data["start_from"] or FROM_FAILED_STEP,
+            params={"filter": data["filter"]},
+            actor=actor_of_request(request),
+        )
+        messages.success(request, f"Replaying {job.total} executions in the background.")
+        return redirect("dashboard:job-detail", job.pk)
     service = executions_retry if data["action"] == "retry" else executions_cancel
     outcome = service(execution_ids=data["ids"], actor=actor_of_request(request))
     messages.success(request, _summary(data["action"], outcome))

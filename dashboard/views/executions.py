@@ -25,6 +25,7 @@ from workflows.services.executions import (
     execution_decide,
     execution_retry,
 )
+from workflows.services.overlap import OverlapSkipped
 
 TAB = {"tab": "executions"}
 
@@ -101,7 +102,7 @@ def _act(request: HttpRequest, execution_id: int, verb: str) -> HttpResponse:
     execution = selectors.execution_get(execution_id=execution_id)
     service = execution_retry if verb == "retry" else execution_cancel
     try:
-        updated = service(execution=execution)
+        updated = service(execution=execution, actor=actor_of_request(request))
     except ExecutionConflict as exc:
         messages.error(request, str(exc))
     else:
@@ -137,12 +138,16 @@ def execution_run_again(request: HttpRequest, execution_id: int) -> HttpResponse
     if not form.is_valid():
         page = _detail_context(execution, again_form=form)
         return render(request, "dashboard/executions/detail.html", page, status=400)
-    created, _ = execution_create(
-        workflow=execution.workflow,
-        trigger_type=TriggerType.MANUAL,
-        payload=form.cleaned_data["payload"],
-        triggered_by=actor_of_request(request),
-    )
+    try:
+        created, _ = execution_create(
+            workflow=execution.workflow,
+            trigger_type=TriggerType.MANUAL,
+            payload=form.cleaned_data["payload"],
+            triggered_by=actor_of_request(request),
+        )
+    except OverlapSkipped as exc:
+        messages.error(request, str(exc))
+        return redirect("dashboard:execution-detail", execution.pk)
     messages.success(request, f"Queued execution #{created.pk}, a new run of #{execution.pk}.")
     return redirect("dashboard:execution-detail", created.pk)
 

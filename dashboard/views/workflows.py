@@ -1,26 +1,33 @@
-"""The Workflows tab: list, detail with stats and revisions, run, test with a payload (a dry
-run), activate / deactivate, delete. Create and edit (the editor) and revisions have their own
-modules."""
+"""The Workflows tab: list, detail with stats, revisions and a schedule's next runs, run, test
+with a payload (a dry run), pause / resume a schedule, activate / deactivate, delete. Create and
+edit (the editor) and revisions have their own modules."""
+
+import zoneinfo
+from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from analytics.selectors import workflow_stats_detail
 from dashboard import selectors
 from dashboard.chart import hourly_chart
-from dashboard.forms import DryRunForm, PayloadForm
+from dashboard.forms import DryRunForm, PayloadForm, SchedulePauseForm
 from dashboard.graph import workflow_graph
 from dashboard.views.access import staff_required
 from dashboard.views.common import paginate
-from workflows.models import TriggerType
+from workflows.models import AutomationWorkflow, TriggerType
+from workflows.selectors import ScheduleMissing, SchedulePreview, workflow_schedule_preview
 from workflows.services.audit import actor_of_request
 from workflows.services.dry_run import workflow_dry_run
 from workflows.services.executions import execution_create
-from workflows.services.workflows import workflow_delete, workflow_set_active
+from workflows.services.overlap import OverlapSkipped
+from workflows.services.workflows import workflow_delete, workflow_set_active, workflow_update
 
 TAB = {"tab": "workflows"}
+NEXT_RUNS_SHOWN = 5
 
 
 @staff_required
@@ -32,6 +39,12 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 def workflow_detail(request: HttpRequest, workflow_id: int) -> HttpResponse:
     workflow = selectors.workflow_get(workflow_id=workflow_id)
+    return render(request, "dashboard/workflows/detail.html", _detail_context(workflow))
+
+
+def _detail_context(
+    workflow: AutomationWorkflow, pause_form: SchedulePauseForm | None = None
+) -> dict[str, Any]:
     stats = workflow_stats_detail(workflow=workflow)
     executions = selectors.executions_of_workflow(workflow=workflow)
     last = executions[0] if executions else None
@@ -41,7 +54,7 @@ def workflow_detail(request: HttpRequest, workflow_id: int) -> HttpResponse:
         actions=workflow.actions,
         statuses=selectors.step_statuses(execution_id=last.pk) if last else {},
     )
-    context = {
+    return {
         **TAB,
         "workflow": workflow,
         "stats": stats,
@@ -52,8 +65,48 @@ def workflow_detail(request: HttpRequest, workflow_id: int) -> HttpResponse:
         "revisions": selectors.revisions_recent(workflow=workflow),
         "run_form": PayloadForm(),
         "test_form": DryRunForm(),
+        "schedule": _schedule_preview(workflow),
+        "pause_form": pause_form or SchedulePauseForm(),
     }
-    return render(request, "dashboard/workflows/detail.html", context)
+
+
+def _schedule_preview(workflow: AutomationWorkflow) -> SchedulePreview | None:
+    try:
+        return workflow_schedule_preview(
+            workflow=workflow, count=NEXT_RUNS_SHOWN, now=timezone.now()
+        )
+    except ScheduleMissing:
+        return None
+
+
+@staff_required
+@require_POST
+def workflow_schedule_pause(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """Pause the workflow's schedule until the date and time given (read in the schedule's time
+    zone), or resume it (``resume=1``): a workflow update, audited as any edit. A date that is
+    not a future date and time is a 400 with the error beside it."""
+    workflow = selectors.workflow_get(workflow_id=workflow_id)
+    if workflow.trigger_type != TriggerType.SCHEDULE:
+        messages.error(request, f"“{workflow.name}” has no schedule to pause.")
+        return redirect("dashboard:workflow-detail", workflow.pk)
+    paused_until = None
+    if request.POST.get("resume") != "1":
+        form = SchedulePauseForm(request.POST)
+        with timezone.override(zoneinfo.ZoneInfo(workflow.trigger.get("timezone") or "UTC")):
+            valid = form.is_valid()
+        if not valid:
+            context = _detail_context(workflow, pause_form=form)
+            return render(request, "dashboard/workflows/detail.html", context, status=400)
+        paused_until = form.cleaned_data["paused_until"]
+    workflow_update(
+        workflow=workflow,
+        data={"schedule_paused_until": paused_until},
+        user=request.user,
+        actor=actor_of_request(request),
+    )
+    done = f"paused until {paused_until.isoformat()}" if paused_until else "resumed"
+    messages.success(request, f"The schedule of “{workflow.name}” is {done}.")
+    return redirect("dashboard:workflow-detail", workflow.pk)
 
 
 @staff_required
@@ -65,12 +118,16 @@ def workflow_run(request: HttpRequest, workflow_id: int) -> HttpResponse:
         status = 400 if form.is_bound else 200
         context = {**TAB, "workflow": workflow, "form": form}
         return render(request, "dashboard/workflows/run.html", context, status=status)
-    execution, _ = execution_create(
-        workflow=workflow,
-        trigger_type=TriggerType.MANUAL,
-        payload=form.cleaned_data["payload"],
-        triggered_by=actor_of_request(request),
-    )
+    try:
+        execution, _ = execution_create(
+            workflow=workflow,
+            trigger_type=TriggerType.MANUAL,
+            payload=form.cleaned_data["payload"],
+            triggered_by=actor_of_request(request),
+        )
+    except OverlapSkipped as exc:
+        messages.error(request, str(exc))
+        return redirect("dashboard:workflow-detail", workflow.pk)
     messages.success(request, f"Queued execution #{execution.pk} of “{workflow.name}”.")
     return redirect("dashboard:execution-detail", execution.pk)
 

@@ -30,7 +30,7 @@ from tests.factories import (
     UserFactory,
 )
 from versioning.services import article_create
-from workflows.models import AutomationExecutionStep
+from workflows.models import AutomationExecutionStep, Job, JobKind
 from workflows.services.executions import execution_create
 from workflows.services.tokens import api_token_create, api_token_revoke
 from workflows.services.workflows import workflow_create
@@ -183,6 +183,7 @@ def world_create(*, connection_url: str = "http://127.0.0.1:9/hook") -> World:
         api_calls=[{"id": "ping", "method": "GET", "url": connection_url}]
     )
     run = OrchestrationRun.objects.create(orchestration=orchestration, input={}, definition={})
+    job = Job.objects.create(kind=JobKind.BULK_REPLAY, params={}, items=[])
     notification_of = {
         name: NotificationFactory(user=user).pk
         for name, user in (("staff", staff), ("plain", plain), ("other", other))
@@ -195,6 +196,7 @@ def world_create(*, connection_url: str = "http://127.0.0.1:9/hook") -> World:
         "articles": article.pk,
         "orchestrations": orchestration.pk,
         "orchestration-runs": run.pk,
+        "jobs": job.pk,
         "article_id": article.pk,
         "version_number": 1,
         "token": workflow.webhook_token,

@@ -1,14 +1,16 @@
 """The workflows and executions API: CRUD, validation, execute, permissions, errors."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from tests.factories import WorkflowFactory
 from workflows.engine import execution_run
-from workflows.models import AutomationExecution, AutomationWorkflow
+from workflows.models import AuditEntry, AutomationExecution, AutomationWorkflow
 from workflows.services.tokens import api_token_create, api_token_revoke
 
 pytestmark = pytest.mark.django_db
@@ -397,3 +399,135 @@ def test_the_openapi_schema_and_docs_are_served(api, client, staff_user):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+
+
+class TestOverlapSettings:
+    def test_a_new_workflow_runs_alongside_and_is_not_paused(self, api):
+        body = api.post(f"{BASE}/workflows", VALID, format="json").json()
+        assert body["overlap_policy"] == "allow"
+        assert body["schedule_paused_until"] is None
+
+    def test_max_concurrency_without_a_policy_means_queue(self, api):
+        body = api.post(f"{BASE}/workflows", {**VALID, "max_concurrency": 2}, format="json").json()
+        assert (body["overlap_policy"], body["max_concurrency"]) == ("queue", 2)
+
+    def test_queue_without_max_concurrency_is_accepted(self, api):
+        response = api.post(
+            f"{BASE}/workflows", {**VALID, "overlap_policy": "queue"}, format="json"
+        )
+        assert response.status_code == 201
+        assert response.json()["max_concurrency"] is None
+
+    @pytest.mark.parametrize("policy", ["allow", "skip", "cancel_running", "cancel_new"])
+    def test_max_concurrency_with_another_policy_is_a_400_naming_it(self, api, policy):
+        data = {**VALID, "overlap_policy": policy, "max_concurrency": 2}
+        response = api.post(f"{BASE}/workflows", data, format="json")
+        assert response.status_code == 400
+        assert set(response.json()) == {"max_concurrency"}
+        assert not AutomationWorkflow.objects.exists()
+
+    def test_switching_a_limited_workflow_to_skip_needs_the_limit_cleared(self, api):
+        workflow_id = api.post(f"{BASE}/workflows", {**VALID, "max_concurrency": 2}, format="json")
+        url = f"{BASE}/workflows/{workflow_id.json()['id']}"
+        refused = api.patch(url, {"overlap_policy": "skip"}, format="json")
+        assert refused.status_code == 400 and set(refused.json()) == {"max_concurrency"}
+        accepted = api.patch(
+            url, {"overlap_policy": "skip", "max_concurrency": None}, format="json"
+        )
+        assert accepted.status_code == 200
+        assert accepted.json()["overlap_policy"] == "skip"
+
+    def test_clearing_the_limit_of_a_queue_workflow_lifts_it(self, api):
+        created = api.post(f"{BASE}/workflows", {**VALID, "max_concurrency": 2}, format="json")
+        url = f"{BASE}/workflows/{created.json()['id']}"
+        body = api.patch(url, {"max_concurrency": None}, format="json").json()
+        assert (body["overlap_policy"], body["max_concurrency"]) == ("allow", None)
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("overlap_policy", "sometimes"),
+            ("overlap_policy", None),
+            ("schedule_paused_until", "soon"),
+        ],
+    )
+    def test_an_unknown_value_is_a_400_naming_the_field(self, api, field, value):
+        response = api.post(f"{BASE}/workflows", {**VALID, field: value}, format="json")
+        assert response.status_code == 400
+        assert set(response.json()) == {field}
+
+    def test_a_policy_change_is_kept_in_the_revision_history(self, api):
+        created = api.post(f"{BASE}/workflows", VALID, format="json").json()
+        api.patch(f"{BASE}/workflows/{created['id']}", {"overlap_policy": "skip"}, format="json")
+        latest = api.get(f"{BASE}/workflows/{created['id']}/revisions").json()["results"][0]
+        assert latest["changed_fields"] == ["overlap_policy"]
+
+    def test_pausing_is_an_audited_edit_that_records_no_revision(self, api):
+        created = api.post(f"{BASE}/workflows", VALID, format="json").json()
+        url = f"{BASE}/workflows/{created['id']}"
+        body = api.patch(url, {"schedule_paused_until": "2030-01-01T09:00:00+01:00"}, format="json")
+        assert body.json()["schedule_paused_until"] == "2030-01-01T08:00:00Z"
+        entry = AuditEntry.objects.filter(action="updated").get()
+        assert entry.detail["fields"] == ["schedule_paused_until"]
+        assert api.get(f"{url}/revisions").json()["count"] == 1
+
+
+class TestSchedulePreview:
+    def create(self, api, **fields):
+        data = {**VALID, "trigger": {"type": "schedule", "timezone": "Europe/Paris"}}
+        response = api.post(
+            f"{BASE}/workflows", {**data, "schedule": "0 9 * * *", **fields}, format="json"
+        )
+        assert response.status_code == 201, response.json()
+        return response.json()["id"]
+
+    def test_it_lists_the_next_fire_times_in_the_workflows_zone(self, api):
+        workflow_id = self.create(api)
+        with time_machine.travel(datetime(2026, 11, 26, 12, tzinfo=UTC), tick=False):
+            body = api.get(f"{BASE}/workflows/{workflow_id}/schedule?next=3").json()
+        assert body == {
+            "timezone": "Europe/Paris",
+            "description": "Every day at 09:00 (Europe/Paris)",
+            "next": [
+                "2026-11-27T09:00:00+01:00",
+                "2026-11-28T09:00:00+01:00",
+                "2026-11-29T09:00:00+01:00",
+            ],
+            "paused_until": None,
+        }
+
+    def test_five_by_default(self, api):
+        body = api.get(f"{BASE}/workflows/{self.create(api)}/schedule").json()
+        assert len(body["next"]) == 5
+
+    def test_slots_before_the_pause_are_left_out(self, api):
+        workflow_id = self.create(api, schedule_paused_until="2026-11-29T08:00:00Z")
+        with time_machine.travel(datetime(2026, 11, 26, 12, tzinfo=UTC), tick=False):
+            body = api.get(f"{BASE}/workflows/{workflow_id}/schedule?next=2").json()
+        assert body["next"] == ["2026-11-29T09:00:00+01:00", "2026-11-30T09:00:00+01:00"]
+        assert body["paused_until"] == "2026-11-29T08:00:00+00:00"
+
+    def test_an_interval_lists_its_slots_from_its_anchor(self, api):
+        trigger = {"type": "schedule", "interval_s": 900, "start_at": "2026-11-26T12:05:00Z"}
+        workflow_id = self.create(api, trigger=trigger, schedule=None)
+        with time_machine.travel(datetime(2026, 11, 26, 12, 30, tzinfo=UTC), tick=False):
+            body = api.get(f"{BASE}/workflows/{workflow_id}/schedule?next=2").json()
+        assert body["description"] == "Every 15 minutes"
+        assert body["next"] == ["2026-11-26T12:35:00+00:00", "2026-11-26T12:50:00+00:00"]
+
+    @pytest.mark.parametrize("value", ["0", "101", "abc", "-1"])
+    def test_a_bad_count_is_a_400_naming_next(self, api, value):
+        response = api.get(f"{BASE}/workflows/{self.create(api)}/schedule?next={value}")
+        assert response.status_code == 400
+        assert set(response.json()) == {"next"}
+
+    def test_a_workflow_without_a_schedule_answers_409(self, api):
+        workflow = WorkflowFactory()
+        response = api.get(f"{BASE}/workflows/{workflow.pk}/schedule")
+        assert response.status_code == 409
+        assert response.json() == {
+            "detail": f"Workflow {workflow.pk} has a manual trigger, not a schedule."
+        }
+
+    def test_an_unknown_workflow_is_404(self, api):
+        assert api.get(f"{BASE}/workflows/999999/schedule").status_code == 404

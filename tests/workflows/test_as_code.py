@@ -355,6 +355,27 @@ def test_post_import_answers_400_with_paths(api, workflows):
     assert list(response.json()) == ["workflows[0].actions.0.type"]
 
 
+def test_the_overlap_policy_is_exported_and_imported_and_derived_when_left_out(api, workflows):
+    document = api.get(f"{BASE}/workflows/{workflows[1]}/export").json()
+    assert document["workflows"][0]["overlap_policy"] == "queue"
+    document["workflows"] = [
+        {"name": "Skips", "actions": [], "overlap_policy": "skip"},
+        {"name": "Limited", "actions": [], "max_concurrency": 2},
+        {"name": "Plain", "actions": []},
+    ]
+    assert api.post(f"{BASE}/workflows/import", document, format="json").status_code == 200
+    policies = dict(AutomationWorkflow.objects.values_list("name", "overlap_policy"))
+    assert (policies["Skips"], policies["Limited"], policies["Plain"]) == ("skip", "queue", "allow")
+
+
+def test_an_import_pairing_max_concurrency_with_another_policy_answers_400_with_its_path(api):
+    document = {"workflows": [{"name": "X", "max_concurrency": 2, "overlap_policy": "skip"}]}
+    response = api.post(f"{BASE}/workflows/import", {**document}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["workflows[0].max_concurrency"]
+    assert not AutomationWorkflow.objects.exists()
+
+
 def test_a_created_webhook_workflow_comes_with_a_warning_to_set_its_secret(api, workflows):
     document = api.get(f"{BASE}/workflows/{workflows[2]}/export").json()
     document["workflows"][0]["name"] = "Inbound copy"

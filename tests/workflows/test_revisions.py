@@ -51,6 +51,7 @@ def test_creating_a_workflow_records_revision_1_with_its_author_and_note(api, wo
         "actions": transform(1),
         "schedule": None,
         "max_concurrency": None,
+        "overlap_policy": "allow",
     }
 
 
@@ -61,9 +62,23 @@ def test_each_definition_change_records_the_next_revision_with_what_changed(api,
     assert [(r.number, r.changed_fields, r.change_note) for r in revisions] == [
         (1, list(REVISION_FIELDS), "First draft"),
         (2, ["actions"], "Bump x"),
-        (3, ["name", "max_concurrency"], ""),
+        (3, ["name", "max_concurrency", "overlap_policy"], ""),
     ]
     assert revisions[2].definition["actions"] == transform(2)
+
+
+def test_restoring_a_revision_from_before_overlap_policy_derives_it_from_its_limit(
+    api, workflow_id
+):
+    edit(api, workflow_id, overlap_policy="skip")
+    old = WorkflowRevision.objects.get(workflow_id=workflow_id, number=1)
+    del old.definition["overlap_policy"]
+    old.definition["max_concurrency"] = 3
+    old.save()
+    response = api.post(f"{BASE}/workflows/{workflow_id}/revisions/1/restore", {}, format="json")
+    assert response.status_code == 201, response.json()
+    restored = api.get(f"{BASE}/workflows/{workflow_id}").json()
+    assert (restored["overlap_policy"], restored["max_concurrency"]) == ("queue", 3)
 
 
 def test_a_write_that_changes_no_definition_field_records_no_revision(api, workflow_id):

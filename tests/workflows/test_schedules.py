@@ -10,9 +10,14 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.factories import WorkflowFactory
-from workflows.models import AutomationExecution
-from workflows.schedules import schedule_next_runs, schedule_slot
+from tests.factories import ExecutionFactory, WorkflowFactory
+from workflows.models import AuditEntry, AutomationExecution
+from workflows.schedules import (
+    schedule_description,
+    schedule_next_runs,
+    schedule_slot,
+    schedule_upcoming,
+)
 from workflows.services.schedules import periodic_task_name, schedule_fire, schedule_sync_all
 from workflows.services.workflows import (
     workflow_create,
@@ -292,3 +297,129 @@ class TestDuplicateBeatRows:
         task = PeriodicTask.objects.get(name=periodic_task_name(created.json()["id"]))
         assert task.interval.every == 15
         assert IntervalSchedule.objects.count() == 4
+
+
+@pytest.mark.django_db
+class TestPause:
+    def test_slots_before_the_pause_start_nothing_and_say_so_once_per_fire(self, caplog):
+        workflow = WorkflowFactory(
+            trigger={"type": "schedule"},
+            schedule="0 * * * *",
+            schedule_paused_until=at("2026-11-26T14:30:00"),
+        )
+        with caplog.at_level(logging.INFO, logger="workflows.services.schedules"):
+            assert schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T12:00:05")) is None
+        assert not AutomationExecution.objects.exists()
+        assert [record.levelname for record in caplog.records] == ["INFO"]
+        assert "paused until 2026-11-26T14:30:00+00:00" in caplog.records[0].getMessage()
+
+    def test_after_the_pause_the_next_slot_fires_and_the_paused_ones_are_not_caught_up(
+        self, settings
+    ):
+        settings.SCHEDULE_CATCH_UP_LAST = True
+        workflow = WorkflowFactory(
+            trigger={"type": "schedule"},
+            schedule="0 * * * *",
+            schedule_paused_until=at("2026-11-26T14:30:00"),
+        )
+        # Just after the pause ends, the latest slot (14:00) is a paused one: not run.
+        assert schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T14:31:00")) is None
+        fired = schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T15:00:02"))
+        assert fired is not None and fired.scheduled_for == at("2026-11-26T15:00:00")
+        assert AutomationExecution.objects.count() == 1
+
+    def test_an_interval_slot_at_the_end_of_the_pause_fires(self):
+        trigger = {"type": "schedule", "interval_s": 600, "start_at": "2026-11-26T12:00:00+00:00"}
+        workflow = WorkflowFactory(
+            trigger=trigger, schedule="", schedule_paused_until=at("2026-11-26T12:20:00")
+        )
+        assert schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T12:10:01")) is None
+        fired = schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T12:20:01"))
+        assert fired is not None and fired.scheduled_for == at("2026-11-26T12:20:00")
+
+
+@pytest.mark.django_db
+class TestOverlapOnFire:
+    def test_a_skipped_slot_is_logged_and_audited_once_and_never_started_late(
+        self, settings, caplog
+    ):
+        settings.SCHEDULE_MISFIRE_GRACE_S = 60
+        trigger = {"type": "schedule", "interval_s": 3600, "start_at": "2026-11-26T12:00:00+00:00"}
+        workflow = WorkflowFactory(trigger=trigger, schedule="", overlap_policy="skip")
+        under_way = ExecutionFactory(workflow=workflow, status="running")
+        with caplog.at_level(logging.WARNING, logger="workflows.services.schedules"):
+            assert schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T13:00:05")) is None
+        assert "slot 2026-11-26T13:00:00+00:00 not started. Skipped" in caplog.text
+        entry = AuditEntry.objects.get(action="skipped")
+        assert entry.actor["kind"] == "schedule"
+        assert (entry.object_type, entry.object_id) == ("workflow", str(workflow.pk))
+        assert entry.detail["slot"] == "2026-11-26T13:00:00+00:00"
+        assert entry.detail["under_way"] == under_way.pk
+        # The run finished; later ticks of the same slot neither start it late nor record a
+        # misfire or a second skip.
+        under_way.status = "completed"
+        under_way.save()
+        for later in ("2026-11-26T13:00:30", "2026-11-26T13:05:00"):
+            assert schedule_fire(workflow_id=workflow.pk, now=at(later)) is None
+        assert AuditEntry.objects.filter(action="skipped").count() == 1
+        assert list(AutomationExecution.objects.values_list("pk", flat=True)) == [under_way.pk]
+        assert schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T14:00:01")) is not None
+
+    def test_cancel_new_holds_the_slot_with_a_cancelled_run(self):
+        workflow = WorkflowFactory(
+            trigger={"type": "schedule"}, schedule="* * * * *", overlap_policy="cancel_new"
+        )
+        ExecutionFactory(workflow=workflow, status="running")
+        now = at("2026-11-26T12:00:05")
+        cancelled = schedule_fire(workflow_id=workflow.pk, now=now)
+        assert cancelled is not None and cancelled.status == "cancelled"
+        assert schedule_fire(workflow_id=workflow.pk, now=now + timedelta(seconds=20)) is None
+
+    def test_cancel_running_is_audited_as_the_schedule(self):
+        workflow = WorkflowFactory(
+            trigger={"type": "schedule"}, schedule="* * * * *", overlap_policy="cancel_running"
+        )
+        queued = ExecutionFactory(workflow=workflow, status="queued")
+        fired = schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T12:00:05"))
+        queued.refresh_from_db()
+        assert fired is not None and fired.status == "queued" and queued.status == "cancelled"
+        entry = AuditEntry.objects.get(action="cancelled")
+        assert entry.actor == {
+            "kind": "schedule",
+            "name": "* * * * *",
+            "id": "2026-11-26T12:00:00+00:00",
+        }
+
+
+def test_the_upcoming_slots_of_a_cron_name_a_skipped_wall_time_once_at_its_real_time():
+    # Europe/Paris springs forward at 02:00 on 2027-03-28: 02:30 is 03:30 that day.
+    runs = schedule_upcoming(
+        {"type": "schedule", "timezone": "Europe/Paris"},
+        "30 2,3 * * *",
+        after=at("2027-03-27T12:00:00"),
+        count=3,
+    )
+    assert [run.isoformat() for run in runs] == [
+        "2027-03-28T03:30:00+02:00",
+        "2027-03-29T02:30:00+02:00",
+        "2027-03-29T03:30:00+02:00",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "schedule", "description"),
+    [
+        (
+            {"type": "schedule", "timezone": "Europe/Paris"},
+            "0 9 * * *",
+            "Every day at 09:00 (Europe/Paris)",
+        ),
+        ({"type": "schedule"}, "30 9 * * 1-5", "At 09:30, Monday through Friday (UTC)"),
+        ({"type": "schedule"}, "*/15 * * * *", "Every 15 minutes (UTC)"),
+        ({"type": "schedule", "interval_s": 900}, "", "Every 15 minutes"),
+        ({"type": "schedule", "interval_s": 3600}, "", "Every hour"),
+        ({"type": "schedule", "interval_s": 90}, "", "Every 90 seconds"),
+    ],
+)
+def test_a_schedule_is_described_in_a_sentence(trigger, schedule, description):
+    assert schedule_description(trigger, schedule) == description

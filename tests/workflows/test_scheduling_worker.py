@@ -59,12 +59,13 @@ def overlapping(executions) -> bool:
     return any(a[0] < b[1] and b[0] < a[1] for a, b in itertools.combinations(spans, 2))
 
 
-def test_max_concurrency_one_runs_five_triggers_one_at_a_time_in_order(start_worker, httpserver):
+@pytest.mark.parametrize("limit", [{"max_concurrency": 1}, {"overlap_policy": "queue"}])
+def test_max_concurrency_one_runs_five_triggers_one_at_a_time_in_order(
+    start_worker, httpserver, limit
+):
     url = slow_stub(httpserver, 0.3)
     actions = [{"id": "call", "type": "api_call", "params": {"url": url}}]
-    limited = workflow_create(
-        data={"name": "One at a time", "max_concurrency": 1, "actions": actions}
-    )
+    limited = workflow_create(data={"name": "One at a time", "actions": actions, **limit})
     free = workflow_create(data={"name": "Free", "actions": actions})
     start_worker(concurrency=2)
     for _ in range(2):
@@ -81,3 +82,29 @@ def test_max_concurrency_one_runs_five_triggers_one_at_a_time_in_order(start_wor
     assert [run.pk for run in runs] == [execution.pk for execution in created]
     # The worker does run two executions at once when no limit holds it back.
     assert overlapping(AutomationExecution.objects.filter(workflow=free))
+
+
+def test_cancel_running_stops_the_run_under_way_and_runs_the_new_one(start_worker, httpserver):
+    url = slow_stub(httpserver, 1.0)
+    actions = [
+        {"id": "first", "type": "api_call", "params": {"url": url}},
+        {"id": "second", "type": "api_call", "params": {"url": url}},
+    ]
+    workflow = workflow_create(
+        data={"name": "Latest wins", "overlap_policy": "cancel_running", "actions": actions}
+    )
+    start_worker()
+    old, _ = execution_create(workflow=workflow, trigger_type="manual")
+    wait_for(lambda: AutomationExecution.objects.get(pk=old.pk).status == "running", timeout_s=30)
+    new, _ = execution_create(workflow=workflow, trigger_type="manual")
+
+    def both_finished():
+        finished = ["completed", "failed", "cancelled"]
+        return AutomationExecution.objects.filter(status__in=finished).count() == 2
+
+    wait_for(both_finished, timeout_s=60, interval_s=0.2)
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.status, new.status) == ("cancelled", "completed")
+    assert old.steps.get(step_id="first").status == "completed"
+    assert not old.steps.filter(step_id="second", status="completed").exists()

@@ -53,11 +53,14 @@ class StepRun:
     depth: int = 0
     # What the step kept when it last paused (StepWaiting.state), plus any decision made since.
     state: Mapping[str, Any] = field(default_factory=dict)
+    # A replay's: the execution whose effect-ledger keys it uses (workflows/services/replay.py).
+    effect_scope: int | None = None
 
     @property
     def idempotency_key(self) -> str:
-        """Stable across retries and redeliveries of the same step."""
-        return f"{self.execution_id}-{self.step_id}"
+        """Stable across retries and redeliveries of the same step, and across replays that
+        do not force effects: the key under which its effect is recorded and sent."""
+        return f"{self.effect_scope or self.execution_id}-{self.step_id}"
 
 
 class Templated(serializers.Field):

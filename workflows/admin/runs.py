@@ -1,5 +1,5 @@
-"""Admin pages of what runs: executions and their steps, API tokens, the effect ledger, the
-broker watermarks and the events outbox."""
+"""Admin pages of what runs: executions and their steps, jobs, API tokens, the effect ledger,
+the broker watermarks and the events outbox."""
 
 from typing import Any
 
@@ -13,14 +13,17 @@ from workflows.models import (
     AutomationExecution,
     AutomationExecutionStep,
     BrokerWatermark,
+    Job,
     KernelEvent,
     StepEffect,
 )
+from workflows.services.audit import actor_of_request
 from workflows.services.executions import (
     ExecutionConflict,
     execution_cancel,
     execution_retry,
 )
+from workflows.services.jobs import job_cancel
 from workflows.services.tokens import api_token_revoke
 
 
@@ -101,7 +104,7 @@ class AutomationExecutionAdmin(admin.ModelAdmin):
         done = 0
         for execution in queryset:
             try:
-                service(execution=execution)
+                service(execution=execution, actor=actor_of_request(request))
                 done += 1
             except ExecutionConflict as exc:
                 self.message_user(request, str(exc), level=messages.WARNING)
@@ -153,3 +156,26 @@ class KernelEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "name", "created_at", "processed_at", "attempts", "last_error"]
     list_filter = ["name", ("processed_at", admin.EmptyFieldListFilter)]
     date_hierarchy = "created_at"
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Bulk replays and backfills, read-only, with Cancel (the dashboard shows their progress)."""
+
+    list_display = ["id", "kind", "status", "workflow", "position", "total", "started", "refused"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["workflow"]
+    date_hierarchy = "created_at"
+    exclude = ["items"]
+    actions = ["cancel"]
+
+    @admin.action(description="Cancel")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        done = 0
+        for job in queryset:
+            try:
+                job_cancel(job=job, actor=actor_of_request(request))
+                done += 1
+            except ExecutionConflict as exc:
+                self.message_user(request, str(exc), level=messages.WARNING)
+        self.message_user(request, f"{done} jobs asked to stop.")

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework import serializers
@@ -18,6 +18,7 @@ from workflows.services.audit import actor_of_request
 from workflows.services.executions import (
     execution_create,
 )
+from workflows.services.overlap import OverlapSkipped, overlap_settings
 from workflows.services.workflows import (
     EDITABLE_FIELDS,
     workflow_create,
@@ -56,11 +57,15 @@ class WorkflowAdminForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["actions"].required = False  # a workflow may have no action yet
+        # Left empty: the policy that goes with max_concurrency (services/overlap.py).
+        self.fields["overlap_policy"].required = False
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if cleaned.get("actions") is None:
             cleaned["actions"] = []
+        if not cleaned.get("overlap_policy"):
+            cleaned.pop("overlap_policy", None)
         try:
             definition_validate(
                 trigger=cleaned.get("trigger"),
@@ -69,6 +74,8 @@ class WorkflowAdminForm(forms.ModelForm):
                 # The admin cannot set a secret (it is write-only, set through the API).
                 has_webhook_secret=bool(self.instance.webhook_secret),
             )
+            current = self.instance if self.instance.pk else None
+            cleaned.update(overlap_settings(data=cleaned, current=current))
         except serializers.ValidationError as exc:
             assert isinstance(exc.detail, dict)
             for field, detail in exc.detail.items():
@@ -163,12 +170,16 @@ class AutomationWorkflowAdmin(admin.ModelAdmin):
     @admin.action(description="Run now")
     def run_now(self, request: HttpRequest, queryset: QuerySet[AutomationWorkflow]) -> None:
         for workflow in queryset:
-            execution, _ = execution_create(
-                workflow=workflow,
-                trigger_type="manual",
-                payload={},
-                triggered_by=actor_of_request(request),
-            )
+            try:
+                execution, _ = execution_create(
+                    workflow=workflow,
+                    trigger_type="manual",
+                    payload={},
+                    triggered_by=actor_of_request(request),
+                )
+            except OverlapSkipped as exc:
+                self.message_user(request, f"{workflow.name}: {exc}", level=messages.WARNING)
+                continue
             self.message_user(request, f"Queued execution {execution.pk} of {workflow.name}.")
 
     @admin.action(description="Activate")

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from workflows.services.executions import ExecutionConflict
+from workflows.services.overlap import OverlapSkipped
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "Request body too large."}, status=413)
-    if isinstance(exc, ExecutionConflict):
+    if isinstance(exc, ExecutionConflict | OverlapSkipped):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)

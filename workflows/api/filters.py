@@ -25,6 +25,12 @@ class ExecutionFilter(django_filters.FilterSet):
     trigger_type = django_filters.ChoiceFilter(choices=TriggerType.choices)
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    error_contains = django_filters.CharFilter(
+        field_name="error_message",
+        lookup_expr="icontains",
+        max_length=200,
+        help_text="Executions whose error message contains this text (any case).",
+    )
 
     class Meta:
         model = AutomationExecution

@@ -15,10 +15,12 @@ from workflows.models import (
     AutomationExecution,
     AutomationExecutionStep,
     AutomationWorkflow,
+    OverlapPolicy,
     TriggerType,
     WorkflowType,
 )
 from workflows.selectors import success_rate
+from workflows.services.overlap import overlap_settings
 
 
 @extend_schema_field(
@@ -47,7 +49,27 @@ class WorkflowSerializer(StrictFieldsMixin, serializers.ModelSerializer[Automati
     )
     workflow_type = serializers.ChoiceField(choices=WorkflowType.choices, required=False)
     max_concurrency = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, max_value=1000
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=1000,
+        help_text="At most this many runs at once, the rest waiting their turn; only with "
+        "overlap_policy queue (given without a policy, it sets queue).",
+    )
+    overlap_policy = serializers.ChoiceField(
+        choices=OverlapPolicy.choices,
+        required=False,
+        help_text="What a new run does while another is under way (queued, running or "
+        "waiting): allow (run alongside), queue (wait its turn: max_concurrency at once, 1 when "
+        "null), skip (start nothing: 409 to the caller), cancel_running (cancel those under "
+        "way), cancel_new (record the new run cancelled). Default allow, or queue when "
+        "max_concurrency is given.",
+    )
+    schedule_paused_until = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="A schedule trigger starts nothing for slots before this time, and does not "
+        "catch them up afterwards; null: not paused.",
     )
     webhook_secret = serializers.CharField(
         write_only=True,
@@ -81,6 +103,8 @@ class WorkflowSerializer(StrictFieldsMixin, serializers.ModelSerializer[Automati
             "schedule",
             "is_active",
             "max_concurrency",
+            "overlap_policy",
+            "schedule_paused_until",
             "webhook_url",
             "webhook_secret",
             "has_webhook_secret",
@@ -139,7 +163,7 @@ class WorkflowSerializer(StrictFieldsMixin, serializers.ModelSerializer[Automati
         attrs.setdefault("actions", actions)
         if "schedule" in attrs:
             attrs["schedule"] = attrs["schedule"] or ""
-        return attrs
+        return overlap_settings(data=attrs, current=instance)
 
 
 class AttemptSerializer(serializers.Serializer):
@@ -215,9 +239,17 @@ class ExecutionSerializer(serializers.ModelSerializer[AutomationExecution]):
             "error_message",
             "attempt",
             "cancel_requested",
+            "replay_of",
+            "replay_from_step",
+            "job",
         ]
         read_only_fields = fields
         extra_kwargs = {
+            "replay_of": {"help_text": "The execution this one replays; null if not a replay."},
+            "replay_from_step": {
+                "help_text": 'The step a replay started from; "" when from the start.'
+            },
+            "job": {"help_text": "The bulk replay or backfill job that started it."},
             "execution_time_ms": {
                 "help_text": "Active time: what the steps took, every attempt summed; queueing, "
                 "backoff and waits are not in it."
@@ -239,12 +271,16 @@ class ExecutionDetailSerializer(ExecutionSerializer):
     article_version = serializers.SerializerMethodField(
         help_text="The article and content version the run concerns, as it started."
     )
+    replays = serializers.SerializerMethodField(
+        help_text="The executions that replay this one, oldest first."
+    )
 
     class Meta(ExecutionSerializer.Meta):
         fields = [
             *ExecutionSerializer.Meta.fields,
             "revision",
             "article_version",
+            "replays",
             "context",
             "steps",
         ]
@@ -253,6 +289,9 @@ class ExecutionDetailSerializer(ExecutionSerializer):
     def get_revision(self, execution: AutomationExecution) -> int | None:
         revision = execution.revision if execution.revision_id else None
         return revision.number if revision is not None else None
+
+    def get_replays(self, execution: AutomationExecution) -> list[int]:
+        return list(execution.replays.order_by("pk").values_list("pk", flat=True))
 
     @extend_schema_field(ArticleVersionPinSerializer(allow_null=True))
     def get_article_version(self, execution: AutomationExecution) -> dict[str, Any] | None:

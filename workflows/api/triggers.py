@@ -4,7 +4,7 @@ workflow's sender signs)."""
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.permissions import AllowAny
@@ -40,7 +40,13 @@ class EventView(APIView):
 
     @extend_schema(
         request=EventSerializer,
-        responses={202: EventAcceptedSerializer},
+        responses={
+            202: EventAcceptedSerializer,
+            409: OpenApiResponse(
+                description="Nothing started: every listening workflow's overlap_policy is skip "
+                "and each has a run under way."
+            ),
+        },
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)],
     )
     def post(self, request: Request) -> Response:

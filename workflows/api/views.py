@@ -14,7 +14,14 @@ from rest_framework.serializers import BaseSerializer
 from core.strict import no_parameters_check
 from workflows import selectors
 from workflows.api.filters import ExecutionFilter, WorkflowFilter
+from workflows.api.jobs import BulkReplayAcceptedSerializer, BulkReplaySerializer
 from workflows.api.pagination import PageOrCursorPagination
+from workflows.api.replay import (
+    ReplayAcceptedSerializer,
+    ReplayPlanSerializer,
+    ReplayPreviewQuerySerializer,
+    ReplayRequestSerializer,
+)
 from workflows.api.serializers import (
     DecisionSerializer,
     DryRunSerializer,
@@ -32,6 +39,7 @@ from workflows.services.executions import (
     execution_decide,
     execution_retry,
 )
+from workflows.services.replay import bulk_replay_start, execution_replay, replay_plan
 from workflows.services.workflows import workflow_create, workflow_delete, workflow_update
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -88,7 +96,12 @@ class WorkflowViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request={"application/json": {"type": "object", "additionalProperties": True}},
-        responses={202: ExecuteAcceptedSerializer},
+        responses={
+            202: ExecuteAcceptedSerializer,
+            409: OpenApiResponse(
+                description="Skipped: the overlap_policy is skip and a run is under way."
+            ),
+        },
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)],
     )
     @action(detail=True, methods=["post"])
@@ -166,6 +179,60 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def reject(self, request: Request, pk: str | None = None) -> Response:
         """Reject the execution's waiting approval step."""
         return self._decide(request, approved=False)
+
+    @extend_schema(
+        methods=["GET"],
+        parameters=[ReplayPreviewQuerySerializer],
+        responses={200: ReplayPlanSerializer, 400: OpenApiResponse(), 409: OpenApiResponse()},
+        description="What a replay would do, step by step, before it starts: carried, marked or "
+        "run, and which steps that run would send, commit or post again.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=ReplayRequestSerializer,
+        responses={202: ReplayAcceptedSerializer, 400: OpenApiResponse(), 409: OpenApiResponse()},
+        description="Re-run a finished execution as a new one linked to it, from the start or a "
+        "step, on its original or the current revision. Effects the origin made are not made "
+        "again unless force_effects.",
+    )
+    @action(detail=True, methods=["get", "post"])
+    def replay(self, request: Request, pk: str | None = None) -> Response:
+        """Preview (GET) or start (POST) a replay of a finished execution."""
+        if request.method == "GET":
+            query = ReplayPreviewQuerySerializer(data=request.query_params.dict())
+            query.is_valid(raise_exception=True)
+            plan = replay_plan(execution=self.get_object(), **query.validated_data)
+            return Response(plan.as_dict())
+        asked = ReplayRequestSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        plan = replay_plan(execution=self.get_object(), **asked.validated_data)
+        execution = execution_replay(plan=plan, actor=actor_of_request(request))
+        accepted = {
+            "execution_id": execution.pk,
+            "status": execution.status,
+            "replay_of": plan.origin.pk,
+            "replay_from_step": plan.from_step or None,
+        }
+        return Response(accepted, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=BulkReplaySerializer,
+        responses={202: BulkReplayAcceptedSerializer, 400: OpenApiResponse()},
+    )
+    @action(detail=False, methods=["post"], url_path="bulk-replay")
+    def bulk_replay(self, request: Request) -> Response:
+        """Replay, in the background, every finished execution the filter matches (oldest
+        first, up to ``limit``); GET jobs/{job_id} follows its progress."""
+        asked = BulkReplaySerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        filters = dict(asked.validated_data)
+        start_from = filters.pop("from")
+        limit = filters.pop("limit")
+        job, matched = bulk_replay_start(
+            filters=filters, start_from=start_from, limit=limit, actor=actor_of_request(request)
+        )
+        accepted = {"job_id": job.pk, "matched": matched, "total": job.total}
+        return Response(accepted, status=status.HTTP_202_ACCEPTED)
 
     def _decide(self, request: Request, *, approved: bool) -> Response:
         decision = DecisionSerializer(data=request.data)

@@ -74,7 +74,9 @@ webhook_schema = extend_schema(
         400: _refusal("The body or a header cannot be read."),
         401: _refusal("The signature or token is missing, stale or wrong."),
         404: _refusal("No workflow has this token."),
-        409: _refusal("The workflow is inactive."),
+        409: _refusal(
+            "The workflow is inactive, or its overlap_policy is skip and a run is under way."
+        ),
         413: _refusal("The body is over REQUEST_BODY_MAX_BYTES."),
         429: _refusal("Too many deliveries to this token; see Retry-After."),
     },

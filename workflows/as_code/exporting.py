@@ -10,7 +10,7 @@ from workflows.models import AutomationWorkflow
 # The fields of a workflow in a document, in the order they are written.
 DOCUMENT_FIELDS = (
     "name", "description", "workflow_type", "trigger", "actions", "schedule", "max_concurrency",
-    "is_active",
+    "overlap_policy", "is_active",
 )  # fmt: skip
 
 

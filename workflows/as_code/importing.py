@@ -20,7 +20,8 @@ from workflows.as_code.document import FORMAT_VERSION, DocumentInvalid, Errors, 
 from workflows.as_code.exporting import DOCUMENT_FIELDS
 from workflows.as_code.references import ConnectionDirectory
 from workflows.definition import definition_validate
-from workflows.models import AutomationWorkflow, TriggerType, WorkflowType
+from workflows.models import AutomationWorkflow, OverlapPolicy, TriggerType, WorkflowType
+from workflows.services.overlap import overlap_settings
 from workflows.services.workflows import trigger_anchored, workflow_create, workflow_update
 
 MAX_WORKFLOWS = 500
@@ -45,6 +46,8 @@ class DocumentWorkflowSerializer(StrictSerializer):
     max_concurrency = serializers.IntegerField(
         required=False, default=None, allow_null=True, min_value=1, max_value=1000
     )
+    # Left out: queue with a max_concurrency, else allow.
+    overlap_policy = serializers.ChoiceField(choices=OverlapPolicy.choices, required=False)
     is_active = serializers.BooleanField(required=False, default=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +55,7 @@ class DocumentWorkflowSerializer(StrictSerializer):
         definition_validate(
             trigger=attrs["trigger"], actions=attrs["actions"], schedule=attrs["schedule"]
         )
-        return attrs
+        return overlap_settings(data=attrs, current=None)
 
 
 @dataclass

@@ -13,14 +13,16 @@ from django.utils import timezone
 
 from workflows.models import AutomationExecution, AutomationWorkflow, ExecutionStatus
 from workflows.services.dispatch import EXECUTIONS, executions_due
+from workflows.services.overlap import overlap_limit
 
 
 def execution_claim(*, execution_id: int, worker: str) -> AutomationExecution | None:
     """Take the execution for this worker, or return None when it is not ours to run.
 
     Claimable: queued and due, waiting with its wait over, or running under an expired lease
-    (its worker is presumed dead). A workflow with ``max_concurrency`` runs at most that many
-    at once, oldest first; an execution whose worker died keeps the slot it holds.
+    (its worker is presumed dead). A workflow with ``max_concurrency`` (or overlap policy
+    ``queue``, which without one means 1) runs at most that many at once, oldest first; an
+    execution whose worker died keeps the slot it holds.
     """
     now = timezone.now()
     claimed = _claim(execution_id, worker, now, limited=False)
@@ -34,12 +36,13 @@ def execution_claim(*, execution_id: int, worker: str) -> AutomationExecution | 
     if workflow_id is None:
         return None  # finished, running elsewhere, or not due yet
     with transaction.atomic():
-        limit = (
+        row = (
             AutomationWorkflow.objects.select_for_update()
             .filter(pk=workflow_id)
-            .values_list("max_concurrency", flat=True)
+            .values_list("max_concurrency", "overlap_policy")
             .first()
         )
+        limit = overlap_limit(max_concurrency=row[0], overlap_policy=row[1]) if row else None
         executions = AutomationExecution.objects.filter(workflow_id=workflow_id)
         if limit is None or executions.filter(pk=execution_id, status="running").exists():
             # No limit any more, or its worker died (the lease expired): it takes back its slot.

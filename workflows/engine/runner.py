@@ -151,6 +151,7 @@ class Runner:
             context=context,
             depth=int(self.execution.context.get("depth", 0)),
             state=state,
+            effect_scope=self.execution.effect_scope,
         )
         try:
             output = executor.run(params, run)

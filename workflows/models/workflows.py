@@ -105,7 +105,8 @@ class WorkflowRevision(models.Model):
         AutomationWorkflow, on_delete=models.CASCADE, related_name="revisions"
     )
     number = models.PositiveIntegerField()
-    # {name, description, workflow_type, trigger, actions, schedule, max_concurrency}
+    # {name, description, workflow_type, trigger, actions, schedule, max_concurrency,
+    # overlap_policy}
     definition = models.JSONField(default=dict)
     # The top-level definition fields that differ from the previous revision (all for the first).
     changed_fields = models.JSONField(default=list, blank=True)

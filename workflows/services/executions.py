@@ -27,6 +27,7 @@ from workflows.models import (
 from workflows.services.audit import Actor, audit_record
 from workflows.services.counters import workflow_counters_remove_failure
 from workflows.services.dispatch import EXECUTIONS, execution_dispatch, executions_due
+from workflows.services.overlap import overlap_apply
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def execution_definition(workflow: AutomationWorkflow) -> dict[str, Any]:
     }
 
 
-def _latest_revision_id(workflow: AutomationWorkflow) -> int | None:
+def latest_revision_id(workflow: AutomationWorkflow) -> int | None:
     return (
         WorkflowRevision.objects.filter(workflow=workflow)
         .order_by("-number")
@@ -101,6 +102,8 @@ def execution_create(
     Returns ``(execution, created)``; with an ``idempotency_key`` or a schedule slot already used
     for this workflow, the first execution is returned and nothing new starts. ``triggered_by``
     is kept on the execution; a person's (a user, an API token) is also put in the audit trail.
+    The workflow's ``overlap_policy`` applies (overlap.py): with ``cancel_new`` the execution
+    is created already cancelled. Raises OverlapSkipped under ``skip``.
     """
     if idempotency_key:
         first = AutomationExecution.objects.filter(
@@ -115,28 +118,42 @@ def execution_create(
             span(f"trigger {trigger_type}", kind=SpanKind.PRODUCER, attributes=attributes),
             transaction.atomic(),
         ):
+            overlap = overlap_apply(
+                workflow=workflow,
+                triggered_by=triggered_by,
+                marked=marked,
+                now=timezone.now(),
+                live=job is None,
+            )
+            for under_way in AutomationExecution.objects.filter(pk__in=overlap.cancel):
+                try:
+                    execution_cancel(execution=under_way, actor=overlap.canceller)
+                except ExecutionConflict:
+                    continue  # it finished since it was listed
             execution = AutomationExecution.objects.create(
                 workflow=workflow,
                 trigger_type=trigger_type,
                 trigger_payload=payload if payload is not None else {},
                 definition=execution_definition(workflow),
                 workflow_version=workflow.version,
-                revision_id=_latest_revision_id(workflow),
+                revision_id=latest_revision_id(workflow),
                 context=_article_version_pin(context_for(payload, context)),
                 idempotency_key=idempotency_key or "",
                 steps_total=len(workflow.actions),
-                dispatched_at=marked,
                 scheduled_for=scheduled_for,
-                concurrency_limited=workflow.max_concurrency is not None,
                 traceparent=traceparent(),
                 triggered_by=triggered_by.as_dict() if triggered_by else {},
                 job=job,
+                **overlap.fields,
             )
             span_set(workflow__execution__id=execution.pk)
             if triggered_by is not None and triggered_by.is_person:
                 _audit(triggered_by, "triggered", execution, workflow=workflow.name)
-            # A schedule's slot is time-critical: its run goes ahead of any backlog.
-            execution_dispatch(execution.pk, marked=marked, control=scheduled_for is not None)
+            if overlap.dispatch:
+                # A schedule's live slot is time-critical: its run goes ahead of any backlog. A
+                # backfill's (a job's) is not: it waits its turn behind live work.
+                control = scheduled_for is not None and job is None
+                execution_dispatch(execution.pk, marked=marked, control=control)
     except IntegrityError:
         # A concurrent request with the same key, or a second fire of the same slot, won.
         existing = AutomationExecution.objects.filter(workflow=workflow)

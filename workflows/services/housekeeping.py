@@ -16,6 +16,7 @@ from workflows.models import (
     KernelEvent,
 )
 from workflows.services.dispatch import EXECUTIONS, executions_due
+from workflows.services.overlap import overlap_limit
 
 PRUNE_BATCH = 1000
 # Workflows with max_concurrency one sweep looks at.
@@ -53,10 +54,11 @@ def _limited_lost(now: datetime, cutoff: datetime | None) -> list[int]:
     frees its slot; this covers a wake-up message that was lost."""
     due = AutomationExecution.objects.filter(executions_due(now), concurrency_limited=True)
     workflows = AutomationWorkflow.objects.filter(pk__in=due.values("workflow_id")).values_list(
-        "pk", "max_concurrency"
+        "pk", "max_concurrency", "overlap_policy"
     )
     ids: list[int] = []
-    for workflow_id, limit in workflows[:EXECUTIONS_SWEEP_WORKFLOWS]:
+    for workflow_id, max_concurrency, policy in workflows[:EXECUTIONS_SWEEP_WORKFLOWS]:
+        limit = overlap_limit(max_concurrency=max_concurrency, overlap_policy=policy)
         mine = due.filter(workflow_id=workflow_id)
         unsent = mine.filter(EXECUTIONS.unsent(cutoff)).order_by("pk").values_list("pk", flat=True)
         if limit is not None:

@@ -10,6 +10,10 @@ Misfires: a slot whose first fire arrives more than SCHEDULE_MISFIRE_GRACE_S aft
 down across it) is skipped, so a Beat outage never replays a burst of old slots, and the skip is
 recorded: a cancelled execution for the slot that says how late the fire was. With
 SCHEDULE_CATCH_UP_LAST, the latest missed slot runs once instead.
+
+Pause: a slot before the workflow's ``schedule_paused_until`` starts nothing (logged at info),
+and is never caught up. Overlap: a slot the ``skip`` policy does not start (a run is under way)
+is logged as a warning and audited (action ``skipped``, the slot in the detail), once.
 """
 
 import json
@@ -30,14 +34,16 @@ from django_celery_beat.models import (
 
 from workflows.models import (
     ActorKind,
+    AuditEntry,
     AutomationExecution,
     AutomationWorkflow,
     ExecutionStatus,
     TriggerType,
 )
 from workflows.schedules import schedule_slot
-from workflows.services.audit import Actor
+from workflows.services.audit import Actor, audit_record
 from workflows.services.executions import execution_create, execution_definition
+from workflows.services.overlap import OverlapSkipped
 
 logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=Model)
@@ -47,6 +53,8 @@ FIRE_TASK = "workflows.fire_schedule"
 # one slot after the first is a no-op, so a late or lost tick does not lose the slot.
 INTERVAL_TICKS_PER_SLOT = 4
 MISFIRE_REASON = "beat_late"
+# The audit action of a slot the workflow's overlap policy (skip) did not start.
+SKIPPED_ACTION = "skipped"
 
 
 def periodic_task_name(workflow_id: int) -> str:
@@ -132,8 +140,9 @@ def schedule_sync_all() -> int:
 
 def schedule_fire(*, workflow_id: int, now: datetime | None = None) -> AutomationExecution | None:
     """Start the execution for the current slot, once. Returns it, or None when there is
-    nothing to do (inactive, not scheduled, slot already fired or recorded as missed, or a
-    misfire, which this records)."""
+    nothing to do (inactive, not scheduled, slot already fired or recorded as missed, a slot
+    before ``schedule_paused_until``, a misfire, or a skip by the overlap policy; the last two
+    are recorded)."""
     now = now or timezone.now()
     scheduled = AutomationWorkflow.objects.filter(
         pk=workflow_id, is_active=True, trigger_type=TriggerType.SCHEDULE
@@ -151,18 +160,64 @@ def schedule_fire(*, workflow_id: int, now: datetime | None = None) -> Automatio
     workflow = scheduled.first()
     if workflow is None:
         return None
+    paused_until = workflow.schedule_paused_until
+    if paused_until is not None and slot < paused_until:
+        logger.info(
+            "workflow %s: slot %s not started, the schedule is paused until %s",
+            workflow.pk,
+            slot.isoformat(),
+            paused_until.isoformat(),
+        )
+        return None
+    if _skip_recorded(workflow=workflow, slot=slot):
+        return None
     late_s = (now - slot).total_seconds()
     if late_s > settings.SCHEDULE_MISFIRE_GRACE_S and not settings.SCHEDULE_CATCH_UP_LAST:
         _misfire_record(workflow=workflow, slot=slot, late_s=late_s, now=now)
         return None
-    execution, created = execution_create(
-        workflow=workflow,
-        trigger_type=TriggerType.SCHEDULE,
-        payload={"scheduled_for": slot.isoformat()},
-        scheduled_for=slot,
-        triggered_by=Actor(ActorKind.SCHEDULE, workflow.schedule or "interval", slot.isoformat()),
-    )
+    actor = Actor(ActorKind.SCHEDULE, workflow.schedule or "interval", slot.isoformat())
+    try:
+        execution, created = execution_create(
+            workflow=workflow,
+            trigger_type=TriggerType.SCHEDULE,
+            payload={"scheduled_for": slot.isoformat()},
+            scheduled_for=slot,
+            triggered_by=actor,
+        )
+    except OverlapSkipped as exc:
+        _skip_record(workflow=workflow, slot=slot, skipped=exc, actor=actor)
+        return None
     return execution if created else None
+
+
+def _skip_recorded(*, workflow: AutomationWorkflow, slot: datetime) -> bool:
+    """Whether the slot was skipped for its overlap policy already: a later tick of the same slot
+    (an interval ticks several times per slot) neither starts it late nor records it again."""
+    return AuditEntry.objects.filter(
+        object_type="workflow",
+        object_id=str(workflow.pk),
+        action=SKIPPED_ACTION,
+        detail__slot=slot.isoformat(),
+    ).exists()
+
+
+def _skip_record(
+    *, workflow: AutomationWorkflow, slot: datetime, skipped: OverlapSkipped, actor: Actor
+) -> None:
+    """A slot the overlap policy skipped is never silent: a warning, and an audit entry."""
+    logger.warning("workflow %s: slot %s not started. %s", workflow.pk, slot.isoformat(), skipped)
+    audit_record(
+        actor=actor,
+        action=SKIPPED_ACTION,
+        object_type="workflow",
+        object_id=workflow.pk,
+        detail={
+            "name": workflow.name,
+            "slot": slot.isoformat(),
+            "under_way": skipped.under_way_id,
+            "reason": str(skipped),
+        },
+    )
 
 
 def _misfire_record(

@@ -17,6 +17,7 @@ from workflows.revisions import (
     workflow_revision_get,
 )
 from workflows.services.audit import Actor, audit_record
+from workflows.services.overlap import overlap_settings
 from workflows.services.schedules import schedule_sync
 
 User = AbstractBaseUser | AnonymousUser | None
@@ -24,7 +25,8 @@ CHANGE_NOTE_MAX = 500
 
 DEFINITION_FIELDS = ("trigger", "actions", "schedule")
 EDITABLE_FIELDS = (
-    "name", "description", "workflow_type", "is_active", "max_concurrency", *DEFINITION_FIELDS,
+    "name", "description", "workflow_type", "is_active", "max_concurrency", "overlap_policy",
+    "schedule_paused_until", *DEFINITION_FIELDS,
 )  # fmt: skip
 
 
@@ -107,7 +109,9 @@ def workflow_create(
     change_note: str = "",
     actor: Actor | None = None,
 ) -> AutomationWorkflow:
-    """Create the workflow and its revision 1; the ``actor`` is audited."""
+    """Create the workflow and its revision 1; the ``actor`` is audited. Raises
+    serializers.ValidationError when ``max_concurrency`` goes with a policy other than queue."""
+    data = overlap_settings(data=data, current=None)
     workflow = AutomationWorkflow(**{key: data[key] for key in EDITABLE_FIELDS if key in data})
     workflow.trigger = trigger_anchored(workflow.trigger, None, timezone.now())
     _derive(workflow)
@@ -141,9 +145,11 @@ def workflow_update(
     is written. ``workflow`` is refreshed.
 
     Concurrent edits of one workflow take turns on its row lock: each compares with, and bumps
-    the version of, what the one before it wrote."""
+    the version of, what the one before it wrote. Raises serializers.ValidationError when
+    ``max_concurrency`` would go with an overlap policy other than queue (overlap.py)."""
     with transaction.atomic():
         locked = AutomationWorkflow.objects.select_for_update().get(pk=workflow.pk)
+        data = overlap_settings(data=data, current=locked)
         if "trigger" in data:
             trigger = trigger_anchored(data["trigger"], locked.trigger, timezone.now())
             data = {**data, "trigger": trigger}

@@ -7,6 +7,7 @@ from workflows.management.commands._lookup import USAGE_ERROR, payload_parse, wo
 from workflows.models import FINISHED_STATUSES, AutomationExecution, ExecutionStatus, TriggerType
 from workflows.services.audit import actor_of_command
 from workflows.services.executions import execution_create
+from workflows.services.overlap import OverlapSkipped
 
 POLL_INTERVAL_S = 0.2
 # Exit codes beyond Django's (0 done, 1 error, 2 usage): the run was still going at the deadline.
@@ -46,13 +47,16 @@ class Command(BaseCommand):
             )
         payload = payload_parse(options["payload"])
         workflow = workflow_find(options["workflow"])
-        execution, created = execution_create(
-            workflow=workflow,
-            trigger_type=TriggerType.MANUAL,
-            payload=payload,
-            idempotency_key=options["idempotency_key"] or None,
-            triggered_by=actor_of_command(),
-        )
+        try:
+            execution, created = execution_create(
+                workflow=workflow,
+                trigger_type=TriggerType.MANUAL,
+                payload=payload,
+                idempotency_key=options["idempotency_key"] or None,
+                triggered_by=actor_of_command(),
+            )
+        except OverlapSkipped as exc:
+            raise CommandError(str(exc)) from None
         verb = "queued" if created else f"already started with this key ({execution.status})"
         self.stdout.write(f"Execution {execution.pk} of workflow {workflow.pk} {verb}.")
         if wait is not None:
