@@ -19,6 +19,7 @@ from integrations.platforms.registry import PLATFORMS
 from integrations.services import connection_validate
 from workflows.api.serializers import WorkflowSerializer
 from workflows.models import AutomationWorkflow, OverlapPolicy, WorkflowType
+from workflows.services.jobs import MAX_CONCURRENCY_DEFAULT, MAX_CONCURRENCY_MAX
 
 PATH_SEPARATOR = " › "
 _THROTTLE_HELP = "Events within this many seconds are folded into one message; 0: none."
@@ -175,6 +176,30 @@ class SchedulePauseForm(forms.Form):
         if value <= timezone.now():
             raise forms.ValidationError("Must be in the future.")
         return value
+
+
+class BackfillForm(forms.Form):
+    """Run a schedule's past slots over a date range; validated with the workflow's time zone
+    active, as SchedulePauseForm, so the times typed are read in that zone."""
+
+    prefix = "backfill"
+
+    start = forms.DateTimeField(
+        label="From",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    end = forms.DateTimeField(
+        label="To",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Both included; every slot between that has no run yet runs once, oldest first.",
+    )
+    max_concurrency = forms.IntegerField(
+        label="At most at once",
+        min_value=1,
+        max_value=MAX_CONCURRENCY_MAX,
+        initial=MAX_CONCURRENCY_DEFAULT,
+        help_text="Backfilled runs wait behind live work; live schedules stay on time.",
+    )
 
 
 class PayloadForm(forms.Form):

@@ -23,6 +23,7 @@ from workflows.models import (
     AutomationExecution,
     AutomationExecutionStep,
     AutomationWorkflow,
+    Job,
     WorkflowRevision,
 )
 from workflows.revisions import workflow_revision_get, workflow_revision_list
@@ -33,6 +34,7 @@ RECENT_DELIVERIES = 20
 RECENT_NOTIFICATIONS = 10
 RECENT_RUNS = 10
 RECENT_REVISIONS = 5
+RECENT_JOBS = 5
 
 # Secrets are never needed on a list, so they are never loaded (nor decrypted) for one.
 _WORKFLOW_SECRETS = ("webhook_secret", "webhook_secret_previous")
@@ -83,6 +85,11 @@ def audit_actions() -> list[str]:
 def workflow_choices() -> list[tuple[int, str]]:
     """(id, name) of every workflow, by name, for a filter's select."""
     return list(workflow_list().order_by("name", "pk").values_list("pk", "name"))
+
+
+def jobs_of_workflow(*, workflow: AutomationWorkflow) -> QuerySet[Job]:
+    """The workflow's latest backfills, newest first."""
+    return Job.objects.filter(workflow=workflow).order_by("-pk")[:RECENT_JOBS]
 
 
 def executions_of_workflow(*, workflow: AutomationWorkflow) -> QuerySet[AutomationExecution]:

@@ -47,6 +47,11 @@ urlpatterns = [
         name="workflow-schedule-pause",
     ),
     path(
+        "workflows/<int:workflow_id>/backfill/",
+        workflows.workflow_backfill,
+        name="workflow-backfill",
+    ),
+    path(
         "workflows/<int:workflow_id>/delete/",
         workflows.workflow_delete_confirm,
         name="workflow-delete",

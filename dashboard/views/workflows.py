@@ -1,5 +1,6 @@
 """The Workflows tab: list, detail with stats, revisions and a schedule's next runs, run, test
-with a payload (a dry run), pause / resume a schedule, activate / deactivate, delete. Create and
+with a payload (a dry run), pause / resume and backfill a schedule, activate / deactivate,
+delete. Create and
 edit (the editor) and revisions have their own modules."""
 
 import zoneinfo
@@ -10,17 +11,25 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from rest_framework import serializers
 
 from analytics.selectors import workflow_stats_detail
 from dashboard import selectors
 from dashboard.chart import hourly_chart
-from dashboard.forms import DryRunForm, PayloadForm, SchedulePauseForm
+from dashboard.forms import (
+    BackfillForm,
+    DryRunForm,
+    PayloadForm,
+    SchedulePauseForm,
+    errors_beside_fields,
+)
 from dashboard.graph import workflow_graph
 from dashboard.views.access import staff_required
 from dashboard.views.common import paginate
 from workflows.models import AutomationWorkflow, TriggerType
 from workflows.selectors import ScheduleMissing, SchedulePreview, workflow_schedule_preview
 from workflows.services.audit import actor_of_request
+from workflows.services.backfill import NotScheduled, backfill_start
 from workflows.services.dry_run import workflow_dry_run
 from workflows.services.executions import execution_create
 from workflows.services.overlap import OverlapSkipped
@@ -43,7 +52,9 @@ def workflow_detail(request: HttpRequest, workflow_id: int) -> HttpResponse:
 
 
 def _detail_context(
-    workflow: AutomationWorkflow, pause_form: SchedulePauseForm | None = None
+    workflow: AutomationWorkflow,
+    pause_form: SchedulePauseForm | None = None,
+    backfill_form: BackfillForm | None = None,
 ) -> dict[str, Any]:
     stats = workflow_stats_detail(workflow=workflow)
     executions = selectors.executions_of_workflow(workflow=workflow)
@@ -67,6 +78,8 @@ def _detail_context(
         "test_form": DryRunForm(),
         "schedule": _schedule_preview(workflow),
         "pause_form": pause_form or SchedulePauseForm(),
+        "backfill_form": backfill_form or BackfillForm(),
+        "jobs": selectors.jobs_of_workflow(workflow=workflow),
     }
 
 
@@ -107,6 +120,32 @@ def workflow_schedule_pause(request: HttpRequest, workflow_id: int) -> HttpRespo
     done = f"paused until {paused_until.isoformat()}" if paused_until else "resumed"
     messages.success(request, f"The schedule of “{workflow.name}” is {done}.")
     return redirect("dashboard:workflow-detail", workflow.pk)
+
+
+@staff_required
+@require_POST
+def workflow_backfill(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """Start a backfill of the schedule over the range given (read in the schedule's time
+    zone) and follow its progress; a bad range is a 400 with the errors beside the fields."""
+    workflow = selectors.workflow_get(workflow_id=workflow_id)
+    form = BackfillForm(request.POST)
+    with timezone.override(zoneinfo.ZoneInfo(workflow.trigger.get("timezone") or "UTC")):
+        valid = form.is_valid()
+    if valid:
+        try:
+            job, _slots, _already = backfill_start(
+                workflow=workflow, actor=actor_of_request(request), **form.cleaned_data
+            )
+        except NotScheduled as exc:
+            messages.error(request, str(exc))
+            return redirect("dashboard:workflow-detail", workflow.pk)
+        except serializers.ValidationError as exc:
+            errors_beside_fields(form, exc.detail)
+        else:
+            messages.success(request, f"Backfilling {job.total} slots of “{workflow.name}”.")
+            return redirect("dashboard:job-detail", job.pk)
+    context = _detail_context(workflow, backfill_form=form)
+    return render(request, "dashboard/workflows/detail.html", context, status=400)
 
 
 @staff_required

@@ -11,7 +11,7 @@ from tests.factories import WorkflowFactory
 from workflows.engine import execution_run
 from workflows.models import AuditEntry, AutomationExecution, Job
 from workflows.services.executions import execution_create
-from workflows.services.jobs import job_advance, jobs_sweep
+from workflows.services.jobs import job_advance, job_publish, jobs_sweep
 from workflows.services.replay import bulk_replay_start
 from workflows.tasks import JOB_STARTERS
 
@@ -37,9 +37,16 @@ def runs(workflow, count: int, payload=None) -> list[AutomationExecution]:
 
 
 def advance(job_id: int) -> Job:
-    while job_advance(job_id=job_id, starters=JOB_STARTERS):
-        pass
-    return Job.objects.get(pk=job_id)
+    """Advance the job until it has gone through its list (its runs are left queued)."""
+    for _ in range(50):
+        if not job_advance(job_id=job_id, starters=JOB_STARTERS):
+            return Job.objects.get(pk=job_id)
+    raise AssertionError("the job did not get through its list")
+
+
+def job_messages(callbacks) -> list[int]:
+    """The jobs the captured on-commit callbacks send a message to."""
+    return [c.args[0] for c in callbacks if getattr(c, "func", None) is job_publish]
 
 
 def replays_of(job: Job) -> list[AutomationExecution]:
@@ -108,10 +115,34 @@ def test_batches_respect_job_batch(settings):
     workflow = WorkflowFactory(actions=BROKEN)
     runs(workflow, 5)
 
-    job, _ = bulk_replay_start(filters={}, start_from="failed_step", limit=100, actor=None)
+    job, _ = bulk_replay_start(
+        filters={}, start_from="failed_step", limit=100, actor=None, max_concurrency=10
+    )
     assert job_advance(job_id=job.pk, starters=JOB_STARTERS) is True
     assert Job.objects.get(pk=job.pk).started == 2
     assert advance(job.pk).started == 5
+
+
+def test_the_cap_holds_until_runs_finish_and_each_finish_wakes_the_job(
+    django_capture_on_commit_callbacks,
+):
+    runs(WorkflowFactory(actions=BROKEN), 3)
+    job, _ = bulk_replay_start(
+        filters={}, start_from="failed_step", limit=100, actor=None, max_concurrency=2
+    )
+    with django_capture_on_commit_callbacks() as sent:
+        job_advance(job_id=job.pk, starters=JOB_STARTERS)
+    # Two runs started and sent; no message for the job itself: their finishes will wake it.
+    assert len(sent) == 2
+    assert job_messages(sent) == []
+    assert job_advance(job_id=job.pk, starters=JOB_STARTERS) is True
+    assert AutomationExecution.objects.filter(job=job).count() == 2
+    first = AutomationExecution.objects.filter(job=job).order_by("pk").first()
+    with django_capture_on_commit_callbacks() as woken:
+        execution_run(execution_id=first.pk, worker="test")
+    assert job_messages(woken) == [job.pk]
+    assert job_advance(job_id=job.pk, starters=JOB_STARTERS) is False
+    assert AutomationExecution.objects.filter(job=job).count() == 3
 
 
 def test_cancel_stops_the_job_and_its_runs_not_started(api, settings):

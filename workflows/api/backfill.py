@@ -11,9 +11,7 @@ from core.strict import StrictSerializer
 from workflows.models import AutomationWorkflow
 from workflows.services.audit import actor_of_request
 from workflows.services.backfill import NotScheduled, backfill_start
-
-MAX_CONCURRENCY_DEFAULT = 4
-MAX_CONCURRENCY_MAX = 100
+from workflows.services.jobs import MAX_CONCURRENCY_DEFAULT, MAX_CONCURRENCY_MAX
 
 
 class BackfillSerializer(StrictSerializer):

@@ -14,7 +14,12 @@ from core.strict import StrictSerializer, no_parameters_check
 from workflows.api.audit import ActorSerializer
 from workflows.models import FINISHED_STATUSES, ExecutionStatus, Job
 from workflows.services.audit import actor_of_request
-from workflows.services.jobs import job_cancel, job_progress
+from workflows.services.jobs import (
+    MAX_CONCURRENCY_DEFAULT,
+    MAX_CONCURRENCY_MAX,
+    job_cancel,
+    job_progress,
+)
 from workflows.services.replay import FROM_FAILED_STEP, FROM_START
 
 
@@ -92,6 +97,12 @@ class BulkReplaySerializer(StrictSerializer):
         min_value=1,
         max_value=settings.JOB_MAX_ITEMS,
         help_text="The most executions replayed, oldest first.",
+    )
+    max_concurrency = serializers.IntegerField(
+        default=MAX_CONCURRENCY_DEFAULT,
+        min_value=1,
+        max_value=MAX_CONCURRENCY_MAX,
+        help_text="The most replays under way at once.",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

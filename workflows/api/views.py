@@ -226,10 +226,12 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         asked = BulkReplaySerializer(data=request.data)
         asked.is_valid(raise_exception=True)
         filters = dict(asked.validated_data)
-        start_from = filters.pop("from")
-        limit = filters.pop("limit")
         job, matched = bulk_replay_start(
-            filters=filters, start_from=start_from, limit=limit, actor=actor_of_request(request)
+            filters=filters,
+            start_from=filters.pop("from"),
+            limit=filters.pop("limit"),
+            max_concurrency=filters.pop("max_concurrency"),
+            actor=actor_of_request(request),
         )
         accepted = {"job_id": job.pk, "matched": matched, "total": job.total}
         return Response(accepted, status=status.HTTP_202_ACCEPTED)

@@ -1,6 +1,7 @@
 """The end of an execution: its final status and times, the workflow's counters, the steps a
-cancel cut short, the next execution of a full ``max_concurrency`` workflow, and the
-``execution.finished`` event — all in one transaction, written through record.py.
+cancel cut short, the next execution of a full ``max_concurrency`` workflow, a wake for the job
+that started it, and the ``execution.finished`` event — all in one transaction, written through
+record.py.
 """
 
 import logging
@@ -15,6 +16,7 @@ from workflows.models import AutomationExecution, ExecutionStatus
 from workflows.services.counters import workflow_counters_add
 from workflows.services.dispatch import EXECUTIONS, executions_due
 from workflows.services.executions import execution_steps_cancel
+from workflows.services.jobs import job_wake
 
 # One logger for the whole engine, as operators filter on it.
 logger = logging.getLogger("workflows.engine")
@@ -55,6 +57,8 @@ def _finish(progress: Progress, status: str, error: str, *, fenced: bool) -> Non
             execution_steps_cancel(execution_id=execution.pk, now=now)
         if execution.concurrency_limited:
             _wake_next(execution.workflow_id)
+        if execution.job_id is not None:
+            job_wake(job_id=execution.job_id)
         events.event_record(
             events.EXECUTION_FINISHED,
             execution_id=execution.pk,

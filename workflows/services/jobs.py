@@ -3,16 +3,18 @@ background, a batch at a time, so the request that asks for them answers at once
 
 A job holds its work list (``items``) and how far it has got (``position``). Each
 ``workflows.job_advance`` message starts the next batch — no more than the job's
-``max_concurrency`` leaves room for, counting its executions still under way — then sends the
-next message (at once while there is room, a second later while the job waits for its runs to
-finish). A lost message costs nothing: the sweep re-sends it for a job that has not moved for
-JOB_STALE_S. Cancelling stops the job before its next batch and cancels its runs not yet started.
-An item that cannot start is counted in ``refused``, the first few with why: never silently.
+``max_concurrency`` leaves room for, counting its executions still under way, and no more than
+JOB_BATCH. Each of its runs sends the job a message when it finishes (``job_wake``, from the
+engine's finish), so the job moves as its runs make room, with no polling. A lost message costs
+nothing: the sweep re-sends it for a job that has not moved for JOB_STALE_S. Cancelling stops
+the job before its next batch and cancels its runs not yet started. An item that cannot start
+is counted in ``refused``, the first few with why: never silently.
 """
 
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from celery import current_app
@@ -32,24 +34,27 @@ logger = logging.getLogger(__name__)
 
 JOB_TASK = "workflows.job_advance"
 UNDER_WAY = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
+# A job's runs under way at once, unless it says otherwise, and the most it may say.
+MAX_CONCURRENCY_DEFAULT = 4
+MAX_CONCURRENCY_MAX = 100
 # How many refusals a job keeps the reason of; the count covers them all.
 ERRORS_KEPT = 20
-# How long a job waits for room under its max_concurrency before it looks again.
-WAIT_FOR_ROOM_S = 1.0
 
 # Starts one item of a job's work list; raises ExecutionConflict or a ValidationError, saying
 # why, when it cannot. Each kind has its own (workflows/tasks.py maps them).
 Starter = Callable[[Job, Any], None]
 
 
-def _send(job_id: int, countdown: float | None = None) -> None:
-    def publish() -> None:
-        try:
-            current_app.send_task(JOB_TASK, args=[job_id], queue=bulk_lane(), countdown=countdown)
-        except Exception:
-            logger.warning("could not send job %s to the broker; the sweep will", job_id)
+def _send(job_id: int) -> None:
+    """Send the job a ``workflows.job_advance`` message once the current transaction commits."""
+    transaction.on_commit(partial(job_publish, job_id))
 
-    transaction.on_commit(publish)
+
+def job_publish(job_id: int) -> None:
+    try:
+        current_app.send_task(JOB_TASK, args=[job_id], queue=bulk_lane())
+    except Exception:
+        logger.warning("could not send job %s to the broker; the sweep will", job_id)
 
 
 def job_create(
@@ -60,7 +65,8 @@ def job_create(
     actor: Actor | None,
     workflow_id: int | None = None,
 ) -> Job:
-    """Record the job (audited) and send its first batch to a worker after commit."""
+    """Record the job (audited) and send its first batch to a worker after commit. ``params``
+    says what was asked, and holds the job's ``max_concurrency``."""
     with transaction.atomic():
         job = Job.objects.create(
             kind=kind,
@@ -82,12 +88,8 @@ def job_create(
 
 
 def _room(job: Job) -> int:
-    cap = job.params.get("max_concurrency")
-    batch = int(settings.JOB_BATCH)
-    if not cap:
-        return batch
     under_way = job.executions.filter(status__in=UNDER_WAY).count()
-    return max(0, min(batch, int(cap) - under_way))
+    return max(0, min(int(settings.JOB_BATCH), int(job.params["max_concurrency"]) - under_way))
 
 
 def _finish(job: Job, status: str) -> None:
@@ -108,7 +110,8 @@ def job_advance(*, job_id: int, starters: dict[str, Starter]) -> bool:
     """Start the job's next batch with the starter of its kind. Returns True while there is
     more to do."""
     with transaction.atomic():
-        job = Job.objects.select_for_update(skip_locked=True).filter(pk=job_id).first()
+        # Waits for another advance of the same job: a wake must see the room it was sent for.
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status != JobStatus.RUNNING:
             return False
         if job.cancel_requested:
@@ -116,13 +119,12 @@ def job_advance(*, job_id: int, starters: dict[str, Starter]) -> bool:
             job.save()
             _cancel_runs(job)
             return False
-        room = _room(job)
-        starter = starters[job.kind]
-        batch = job.items[job.position : job.position + room]
+        batch = job.items[job.position : job.position + _room(job)]
+        refused = job.refused
         for item in batch:
             try:
                 with transaction.atomic():
-                    starter(job, item)
+                    starters[job.kind](job, item)
                 job.started += 1
             except (ExecutionConflict, OverlapSkipped, serializers.ValidationError) as exc:
                 job.refused += 1
@@ -133,9 +135,17 @@ def job_advance(*, job_id: int, starters: dict[str, Starter]) -> bool:
         if not more:
             _finish(job, JobStatus.COMPLETED)
         job.save()
-    if more:
-        _send(job_id, countdown=None if room else WAIT_FOR_ROOM_S)
+        # The runs it started wake it when they finish. It goes on at once only when no run
+        # of this batch will: the batch was a whole JOB_BATCH, or items were refused.
+        if more and batch and (len(batch) == settings.JOB_BATCH or job.refused > refused):
+            _send(job_id)
     return more
+
+
+def job_wake(*, job_id: int) -> None:
+    """One of the job's runs finished (called in the transaction that finishes it): the job
+    has room for another, so its next batch may start."""
+    _send(job_id)
 
 
 def _reason(exc: Exception) -> str:

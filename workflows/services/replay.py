@@ -45,7 +45,7 @@ from workflows.services.executions import (
     execution_definition,
     latest_revision_id,
 )
-from workflows.services.jobs import job_create
+from workflows.services.jobs import MAX_CONCURRENCY_DEFAULT, job_create
 from workflows.services.overlap import overlap_limit
 
 ORIGINAL = "original"
@@ -357,25 +357,42 @@ def first_step_not_done(execution: AutomationExecution) -> str | None:
 
 
 def bulk_replay_start(
-    *, filters: dict[str, Any], start_from: str, limit: int, actor: Actor | None
+    *,
+    filters: dict[str, Any],
+    start_from: str,
+    limit: int,
+    actor: Actor | None,
+    max_concurrency: int = MAX_CONCURRENCY_DEFAULT,
 ) -> tuple[Job, int]:
     """A job that replays each execution the filter matches (up to ``limit``, oldest first)
-    from its failed step or from the start. Returns the job and how many matched in all."""
+    from its failed step or from the start, at most ``max_concurrency`` at once. Returns the
+    job and how many matched in all."""
     matching = replay_matching(**filters)
     matched = matching.count()
     ids = list(matching.values_list("pk", flat=True)[:limit])
     params = {**_jsonable(filters), "limit": limit, "matched": matched}
-    return replay_job_create(ids=ids, start_from=start_from, params=params, actor=actor), matched
+    job = replay_job_create(
+        ids=ids,
+        start_from=start_from,
+        params=params,
+        actor=actor,
+        max_concurrency=max_concurrency,
+    )
+    return job, matched
 
 
 def replay_job_create(
-    *, ids: list[int], start_from: str, params: dict[str, Any], actor: Actor | None
+    *,
+    ids: list[int],
+    start_from: str,
+    params: dict[str, Any],
+    actor: Actor | None,
+    max_concurrency: int = MAX_CONCURRENCY_DEFAULT,
 ) -> Job:
     """A job that replays the executions ``ids``, in that order, each from its failed step
-    or from the start; ``params`` says what chose them."""
-    return job_create(
-        kind=JobKind.BULK_REPLAY, items=ids, params={**params, "from": start_from}, actor=actor
-    )
+    or from the start, at most ``max_concurrency`` at once; ``params`` says what chose them."""
+    params = {**params, "from": start_from, "max_concurrency": max_concurrency}
+    return job_create(kind=JobKind.BULK_REPLAY, items=ids, params=params, actor=actor)
 
 
 def _jsonable(filters: dict[str, Any]) -> dict[str, Any]:
