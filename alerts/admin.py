@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from alerts.models import AlertDelivery, AutomationAlert, Notification
 from alerts.services.alerts import alert_test
 from core.admin import ReadOnlyAdminMixin
+from workflows.admin.audit import AuditedAdminMixin
 
 RECENT_DELIVERIES = 20
 
@@ -38,7 +39,8 @@ class RecentDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(AutomationAlert)
-class AutomationAlertAdmin(admin.ModelAdmin):
+class AutomationAlertAdmin(AuditedAdminMixin):
+    audit_object_type = "alert"
     list_display = [
         "name",
         "workflow",

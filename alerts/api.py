@@ -30,6 +30,7 @@ from core.strict import StrictFieldsMixin, no_parameters_check
 from integrations.crypto import DecryptionError
 from integrations.models import IntegrationConnection
 from workflows.models import AutomationWorkflow
+from workflows.services.audit import actor_of_request
 
 RECIPIENTS_MAX = 100
 
@@ -155,16 +156,20 @@ class AlertViewSet(viewsets.ModelViewSet):
         return super().handle_exception(exc)
 
     def perform_create(self, serializer: BaseSerializer[AutomationAlert]) -> None:
-        serializer.instance = alert_create(data=serializer.validated_data)
+        serializer.instance = alert_create(
+            data=serializer.validated_data, actor=actor_of_request(self.request)
+        )
 
     def perform_update(self, serializer: BaseSerializer[AutomationAlert]) -> None:
         assert serializer.instance is not None
         serializer.instance = alert_update(
-            alert=serializer.instance, data=serializer.validated_data
+            alert=serializer.instance,
+            data=serializer.validated_data,
+            actor=actor_of_request(self.request),
         )
 
     def perform_destroy(self, instance: AutomationAlert) -> None:
-        alert_delete(alert=instance)
+        alert_delete(alert=instance, actor=actor_of_request(self.request))
 
     @extend_schema(request=None, responses={200: AlertTestSerializer})
     @action(detail=True, methods=["post"])

@@ -14,6 +14,7 @@ from core.parsing import json_loads
 from integrations.models import ConnectionRateWindow, IntegrationConnection
 from integrations.services import (
     connection_create,
+    connection_delete,
     connection_update,
     connection_validate,
     connection_verify,
@@ -119,9 +120,18 @@ class IntegrationConnectionAdmin(admin.ModelAdmin):
         if change:
             # obj already carries the form's values; the service compares against the stored row.
             stored = IntegrationConnection.objects.get(pk=obj.pk)
-            connection_update(connection=stored, data=data)
+            connection_update(connection=stored, data=data, by=request)
         else:
-            obj.pk = connection_create(**data).pk
+            obj.pk = connection_create(**data, by=request).pk
+
+    def delete_model(self, request: HttpRequest, obj: IntegrationConnection) -> None:
+        connection_delete(connection=obj, by=request)
+
+    def delete_queryset(
+        self, request: HttpRequest, queryset: QuerySet[IntegrationConnection]
+    ) -> None:
+        for connection in queryset:
+            connection_delete(connection=connection, by=request)
 
     @admin.action(description="Verify")
     def verify(self, request: HttpRequest, queryset: QuerySet[IntegrationConnection]) -> None:

@@ -110,17 +110,17 @@ class ConnectionViewSet(viewsets.ModelViewSet):
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self._input(request, partial=False)
-        connection = connection_create(**data)
+        connection = connection_create(**data, by=request)
         return Response(ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         connection = self.get_object()
         data = self._input(request, partial=kwargs.get("partial", False))
-        connection = connection_update(connection=connection, data=data)
+        connection = connection_update(connection=connection, data=data, by=request)
         return Response(ConnectionSerializer(connection).data)
 
     def perform_destroy(self, instance: IntegrationConnection) -> None:
-        connection_delete(connection=instance)
+        connection_delete(connection=instance, by=self.request)
 
     @extend_schema(request=None, responses={200: VerifyResultSerializer})
     @action(detail=True, methods=["post"])

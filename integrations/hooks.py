@@ -37,5 +37,9 @@ class Hooks:
 # Events of the integrations layer.
 CONNECTION_VERIFIED = "connection.verified"
 CONNECTION_FAILED = "connection.failed"
+# A connection was created, edited or deleted, in the transaction that did it: ``connection_id``,
+# ``name``, ``platform``, ``action`` (created, edited, deleted), ``changed`` (field names, never
+# values) and ``by`` (who: the caller's request or actor, as it gave it; None when unknown).
+CONNECTION_CHANGED = "connection.changed"
 
 hooks = Hooks()

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from integrations.hooks import CONNECTION_FAILED, CONNECTION_VERIFIED, hooks
+from integrations.hooks import CONNECTION_CHANGED, CONNECTION_FAILED, CONNECTION_VERIFIED, hooks
 from integrations.models import IntegrationConnection
 from integrations.platforms.registry import PLATFORMS, platform_get
 from integrations.ratelimits.rates import rate_parse
@@ -48,8 +48,10 @@ def connection_create(
     connection_type: str = "",
     is_active: bool = True,
     rate_limit: str | None = None,
+    by: Any = None,
 ) -> IntegrationConnection:
-    """Create a connection; raises ValidationError naming the fields the platform needs."""
+    """Create a connection; raises ValidationError naming the fields the platform needs. ``by``
+    (who asked) goes with the CONNECTION_CHANGED announcement, for the audit trail."""
     connection = IntegrationConnection(
         name=name,
         platform=platform,
@@ -63,11 +65,24 @@ def connection_create(
     _validate(connection)
     with transaction.atomic():
         connection.save()
+        _announce(connection, "created", [], by)
     return connection
 
 
+def _announce(connection: IntegrationConnection, action: str, changed: list[str], by: Any) -> None:
+    hooks.emit(
+        CONNECTION_CHANGED,
+        connection_id=connection.pk,
+        name=connection.name,
+        platform=connection.platform,
+        action=action,
+        changed=changed,
+        by=by,
+    )
+
+
 def connection_update(
-    *, connection: IntegrationConnection, data: Mapping[str, Any]
+    *, connection: IntegrationConnection, data: Mapping[str, Any], by: Any = None
 ) -> IntegrationConnection:
     """Apply the fields present in ``data`` (EDITABLE_FIELDS and SECRET_FIELDS); absent ones stay.
 
@@ -89,11 +104,13 @@ def connection_update(
         update_fields.append("is_verified")
     with transaction.atomic():
         connection.save(update_fields=update_fields)
+        _announce(connection, "edited", changed, by)
     return connection
 
 
-def connection_delete(*, connection: IntegrationConnection) -> None:
+def connection_delete(*, connection: IntegrationConnection, by: Any = None) -> None:
     with transaction.atomic():
+        _announce(connection, "deleted", [], by)
         connection.delete()
 
 

@@ -12,6 +12,7 @@ from core.admin import ReadOnlyAdminMixin
 from orchestration.models import APIOrchestration, OrchestrationRun
 from orchestration.services import OrchestrationInactive, orchestration_run_create
 from orchestration.validation import orchestration_validate
+from workflows.admin.audit import AuditedAdminMixin
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[str]:
@@ -76,7 +77,8 @@ class RunInline(admin.TabularInline):
 
 
 @admin.register(APIOrchestration)
-class APIOrchestrationAdmin(admin.ModelAdmin):
+class APIOrchestrationAdmin(AuditedAdminMixin):
+    audit_object_type = "orchestration"
     form = APIOrchestrationForm
     list_display = [
         "name",

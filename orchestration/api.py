@@ -25,6 +25,7 @@ from orchestration.services import (
 )
 from orchestration.validation import orchestration_validate
 from workflows.selectors import success_rate
+from workflows.services.audit import actor_of_request
 
 MAX_WAIT_S = 60.0
 
@@ -155,17 +156,21 @@ class OrchestrationViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer: BaseSerializer[APIOrchestration]) -> None:
         serializer.instance = orchestration_create(
-            data=serializer.validated_data, user=self.request.user
+            data=serializer.validated_data,
+            user=self.request.user,
+            actor=actor_of_request(self.request),
         )
 
     def perform_update(self, serializer: BaseSerializer[APIOrchestration]) -> None:
         assert serializer.instance is not None
         serializer.instance = orchestration_update(
-            orchestration=serializer.instance, data=serializer.validated_data
+            orchestration=serializer.instance,
+            data=serializer.validated_data,
+            actor=actor_of_request(self.request),
         )
 
     def perform_destroy(self, instance: APIOrchestration) -> None:
-        orchestration_delete(orchestration=instance)
+        orchestration_delete(orchestration=instance, actor=actor_of_request(self.request))
 
     @extend_schema(
         request=ExecuteSerializer,

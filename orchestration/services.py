@@ -31,6 +31,7 @@ from orchestration.patterns.base import Plan, RunState
 from orchestration.patterns.calls import FAILED, Access, CallError
 from orchestration.patterns.scheduler import plan_run
 from workflows.dispatch import Dispatcher, dispatch_mark
+from workflows.services.audit import Actor, audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -52,31 +53,59 @@ class OrchestrationInactive(Exception):
     """The orchestration is switched off; nothing runs until it is switched on again."""
 
 
+def _audit(
+    actor: Actor | None, action: str, orchestration: APIOrchestration, changed: list[str]
+) -> None:
+    detail: dict[str, Any] = {"name": orchestration.name}
+    if changed:
+        detail["changed"] = changed
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="orchestration",
+        object_id=orchestration.pk,
+        detail=detail,
+    )
+
+
 def orchestration_create(
-    *, data: Mapping[str, Any], user: AbstractBaseUser | AnonymousUser | None = None
+    *,
+    data: Mapping[str, Any],
+    user: AbstractBaseUser | AnonymousUser | None = None,
+    actor: Actor | None = None,
 ) -> APIOrchestration:
-    """Create an orchestration from validated data (see ``orchestration.validation``)."""
+    """Create an orchestration from validated data (see ``orchestration.validation``); the
+    ``actor`` is audited."""
     orchestration = APIOrchestration(**{key: data[key] for key in EDITABLE_FIELDS if key in data})
     if user is not None and user.is_authenticated:
         orchestration.created_by_id = user.pk
-    orchestration.save()
+    with transaction.atomic():
+        orchestration.save()
+        _audit(actor, "created", orchestration, [])
     return orchestration
 
 
 def orchestration_update(
-    *, orchestration: APIOrchestration, data: Mapping[str, Any]
+    *, orchestration: APIOrchestration, data: Mapping[str, Any], actor: Actor | None = None
 ) -> APIOrchestration:
-    """Apply the given validated fields; queued runs keep the definition they were queued with."""
+    """Apply the given validated fields; queued runs keep the definition they were queued with.
+    The ``actor`` is audited with the names of the fields changed."""
     given = [key for key in EDITABLE_FIELDS if key in data]
+    changed = [key for key in given if getattr(orchestration, key) != data[key]]
     for key in given:
         setattr(orchestration, key, data[key])
-    orchestration.save(update_fields=[*given, "updated_at"])
+    with transaction.atomic():
+        orchestration.save(update_fields=[*given, "updated_at"])
+        if changed:
+            _audit(actor, "edited", orchestration, changed)
     return orchestration
 
 
-def orchestration_delete(*, orchestration: APIOrchestration) -> None:
-    """Delete the orchestration and its runs."""
-    orchestration.delete()
+def orchestration_delete(*, orchestration: APIOrchestration, actor: Actor | None = None) -> None:
+    """Delete the orchestration and its runs; the ``actor`` is audited."""
+    with transaction.atomic():
+        _audit(actor, "deleted", orchestration, [])
+        orchestration.delete()
 
 
 def _lost(now: datetime) -> Q:

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class WorkflowsConfig(AppConfig):
     name = "workflows"
     verbose_name = "Workflows"
+
+    def ready(self) -> None:
+        from integrations.hooks import CONNECTION_CHANGED, hooks
+        from workflows.services.audit import connection_audit
+
+        hooks.subscribe(CONNECTION_CHANGED, connection_audit)

@@ -14,6 +14,7 @@ from alerts.models import DEFAULT_EVENTS, AlertEvent, AlertType, AutomationAlert
 from alerts.secrets import alert_redact
 from core.site import absolute_url
 from integrations.models import IntegrationConnection
+from workflows.services.audit import Actor, audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +62,32 @@ def alert_validate(
         raise ValidationError(errors)
 
 
-def alert_create(*, data: Mapping[str, Any]) -> AutomationAlert:
-    """Create an alert from validated fields; without ``events``, those of its alert type."""
+def _audit(actor: Actor | None, action: str, alert: AutomationAlert, changed: list[str]) -> None:
+    detail: dict[str, Any] = {"name": alert.name, "channel": alert.channel}
+    if changed:
+        detail["changed"] = changed
+    audit_record(actor=actor, action=action, object_type="alert", object_id=alert.pk, detail=detail)
+
+
+def alert_create(*, data: Mapping[str, Any], actor: Actor | None = None) -> AutomationAlert:
+    """Create an alert from validated fields; without ``events``, those of its alert type. The
+    ``actor`` is audited."""
     alert = AutomationAlert(**{key: data[key] for key in FIELDS if key in data})
     if not alert.events:
         alert.events = list(DEFAULT_EVENTS[AlertType(alert.alert_type)])
     _validate(alert)
     with transaction.atomic():
         alert.save()
+        _audit(actor, "created", alert, [])
     return alert
 
 
-def alert_update(*, alert: AutomationAlert, data: Mapping[str, Any]) -> AutomationAlert:
-    """Apply the fields present in ``data``; counters never change here."""
+def alert_update(
+    *, alert: AutomationAlert, data: Mapping[str, Any], actor: Actor | None = None
+) -> AutomationAlert:
+    """Apply the fields present in ``data``; counters never change here. The ``actor`` is
+    audited with the names of the fields changed."""
+    changed = [key for key in FIELDS if key in data and getattr(alert, key) != data[key]]
     for key in FIELDS:
         if key in data:
             setattr(alert, key, data[key])
@@ -82,11 +96,14 @@ def alert_update(*, alert: AutomationAlert, data: Mapping[str, Any]) -> Automati
     _validate(alert)
     with transaction.atomic():
         alert.save()
+        if changed:
+            _audit(actor, "edited", alert, changed)
     return alert
 
 
-def alert_delete(*, alert: AutomationAlert) -> None:
+def alert_delete(*, alert: AutomationAlert, actor: Actor | None = None) -> None:
     with transaction.atomic():
+        _audit(actor, "deleted", alert, [])
         alert.delete()
 
 

@@ -16,6 +16,7 @@ from dashboard.views.access import staff_required
 from dashboard.views.common import paginate
 from integrations.crypto import DecryptionError
 from integrations.services import connection_create, connection_verify
+from workflows.services.audit import actor_of_request
 
 TAB = {"tab": "alerts"}
 
@@ -62,7 +63,7 @@ def alert_new(request: HttpRequest) -> HttpResponse:
     result = _alert_form(request, None)
     if isinstance(result, HttpResponse):
         return result
-    alert = alert_create(data=result.validated_data)
+    alert = alert_create(data=result.validated_data, actor=actor_of_request(request))
     messages.success(request, f"Created alert rule “{alert.name}”.")
     return redirect("dashboard:alert-detail", alert.pk)
 
@@ -73,7 +74,7 @@ def alert_edit(request: HttpRequest, alert_id: int) -> HttpResponse:
     result = _alert_form(request, alert)
     if isinstance(result, HttpResponse):
         return result
-    alert = alert_update(alert=alert, data=result.validated_data)
+    alert = alert_update(alert=alert, data=result.validated_data, actor=actor_of_request(request))
     messages.success(request, f"Saved alert rule “{alert.name}”.")
     return redirect("dashboard:alert-detail", alert.pk)
 
@@ -118,7 +119,7 @@ def connection_new(request: HttpRequest) -> HttpResponse:
         status = 400 if form.is_bound else 200
         context = {**TAB, "form": form}
         return render(request, "dashboard/alerts/connection_form.html", context, status=status)
-    connection = connection_create(**form.cleaned_data)
+    connection = connection_create(**form.cleaned_data, by=request)
     messages.success(request, f"Created connection “{connection.name}”. Verify it below.")
     return redirect("dashboard:alerts")
 

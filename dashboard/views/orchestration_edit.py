@@ -21,6 +21,7 @@ from dashboard.orchestration_forms import (
 from dashboard.views.access import staff_required
 from orchestration.models import APIOrchestration
 from orchestration.services import orchestration_create, orchestration_update
+from workflows.services.audit import actor_of_request
 
 TAB = {"tab": "orchestrations"}
 PREFIX = "calls"
@@ -88,10 +89,14 @@ def _edit(request: HttpRequest, orchestration: APIOrchestration | None) -> HttpR
     if data is None:
         return _page(request, orchestration, form, calls, preview=preview, status=400)
     if orchestration is None:
-        orchestration = orchestration_create(data=data, user=request.user)
+        orchestration = orchestration_create(
+            data=data, user=request.user, actor=actor_of_request(request)
+        )
         messages.success(request, f"Created orchestration “{orchestration.name}”.")
     else:
-        orchestration = orchestration_update(orchestration=orchestration, data=data)
+        orchestration = orchestration_update(
+            orchestration=orchestration, data=data, actor=actor_of_request(request)
+        )
         messages.success(request, f"Saved orchestration “{orchestration.name}”.")
     return redirect("dashboard:orchestration-detail", orchestration.pk)
 

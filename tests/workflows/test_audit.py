@@ -184,3 +184,75 @@ def test_the_dashboard_audit_tab_lists_and_filters_the_trail(deploy_bot, staff_u
     assert "No entries match." in nobody
     refused = browser.get("/dashboard/audit/", {"after": "not a date"})
     assert refused.status_code == 200 and "form-errors" in refused.content.decode()
+
+
+def test_connection_edits_are_audited_by_name_of_field_never_by_value(deploy_bot):
+    from tests.integrations.test_api import CANARY, slack_payload
+
+    client, token_id = deploy_bot
+    created = client.post(f"{BASE}/connections", slack_payload(), format="json").json()
+    url = f"{BASE}/connections/{created['id']}"
+    secret = {"credentials": {"token": "xoxb-rotated-secret-value"}}
+    assert client.patch(url, secret, format="json").status_code == 200
+    assert client.delete(url).status_code == 204
+    entries = audit(client, object_type="connection")
+    assert [(e["action"], e["object_id"]) for e in entries] == [
+        ("deleted", str(created["id"])),
+        ("edited", str(created["id"])),
+        ("created", str(created["id"])),
+    ]
+    assert entries[1]["detail"] == {
+        "name": "Ops Slack",
+        "platform": "slack",
+        "changed": ["credentials"],
+    }
+    assert entries[0]["actor"] == {"kind": "token", "name": "deploy-bot", "id": token_id}
+    stored = json.dumps(list(AuditEntry.objects.values("detail", "actor")))
+    assert CANARY not in stored and "rotated-secret-value" not in stored
+
+
+def test_alert_and_orchestration_edits_are_audited(deploy_bot):
+    from tests.orchestration.test_api import VALID
+
+    client, _ = deploy_bot
+    alert = client.post(
+        f"{BASE}/alerts", {"name": "Failures", "channel": "in_app"}, format="json"
+    ).json()
+    client.patch(f"{BASE}/alerts/{alert['id']}", {"throttle_s": 60}, format="json")
+    client.patch(f"{BASE}/alerts/{alert['id']}", {"throttle_s": 60}, format="json")  # no change
+    client.delete(f"{BASE}/alerts/{alert['id']}")
+    orchestration = client.post(f"{BASE}/orchestrations", VALID, format="json").json()
+    client.patch(
+        f"{BASE}/orchestrations/{orchestration['id']}", {"is_active": False}, format="json"
+    )
+    client.delete(f"{BASE}/orchestrations/{orchestration['id']}")
+    alerts = audit(client, object_type="alert")
+    assert [e["action"] for e in alerts] == ["deleted", "edited", "created"]
+    assert alerts[1]["detail"]["changed"] == ["throttle_s"]
+    orchestrations = audit(client, object_type="orchestration")
+    assert [e["action"] for e in orchestrations] == ["deleted", "edited", "created"]
+    assert orchestrations[1]["detail"] == {"name": "Fan out", "changed": ["is_active"]}
+
+
+def test_alert_edits_in_the_dashboard_and_deletions_in_the_admin_name_the_user(
+    staff_user, admin_client, admin_user, deploy_bot
+):
+    from tests.dashboard.test_alerts import alert_form_data
+
+    client, _ = deploy_bot
+    browser = Client()
+    browser.force_login(staff_user)
+    browser.post("/dashboard/alerts/new/", alert_form_data())
+    alert_id = audit(client, object_type="alert")[0]["object_id"]
+    browser.post(f"/dashboard/alerts/{alert_id}/edit/", alert_form_data(name="Renamed"))
+    admin_client.post(
+        "/admin/alerts/automationalert/",
+        {"action": "delete_selected", "_selected_action": [alert_id], "post": "yes"},
+    )
+    entries = audit(client, object_type="alert")
+    assert [(e["action"], e["actor"]["name"]) for e in entries] == [
+        ("deleted", admin_user.username),
+        ("edited", staff_user.username),
+        ("created", staff_user.username),
+    ]
+    assert "name" in entries[1]["detail"]["changed"]

@@ -1,7 +1,8 @@
 """Who did it: the actor of a request or of the system's own work, and the audit trail's writes.
 
-Recorded: what people and API tokens do — trigger, retry, cancel, approve or reject an
-execution; create, edit or delete a workflow. What the system starts by itself (a schedule, a
+Recorded: what people and API tokens do — trigger, retry, replay, cancel, approve or reject an
+execution; create, edit or delete a workflow, a connection, an alert rule or an orchestration;
+start or cancel a job. What the system starts by itself (a schedule, a
 webhook delivery, an event) is told by each execution's ``triggered_by``, not repeated here.
 """
 
@@ -65,4 +66,25 @@ def audit_record(
         object_type=object_type,
         object_id=str(object_id),
         detail=detail or {},
+    )
+
+
+def connection_audit(
+    *,
+    connection_id: int,
+    name: str,
+    platform: str,
+    action: str,
+    changed: list[str],
+    by: Any,
+    **_more: Any,
+) -> None:
+    """The integrations layer's CONNECTION_CHANGED, in the audit trail: who created, edited or
+    deleted which connection (the names of the fields changed, never their values)."""
+    actor = by if isinstance(by, Actor) or by is None else actor_of_request(by)
+    detail: dict[str, Any] = {"name": name, "platform": platform}
+    if changed:
+        detail["changed"] = changed
+    audit_record(
+        actor=actor, action=action, object_type="connection", object_id=connection_id, detail=detail
     )
