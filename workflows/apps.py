@@ -7,6 +7,12 @@ class WorkflowsConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations.hooks import CONNECTION_CHANGED, hooks
+        from workflows import composition, events
         from workflows.services.audit import connection_audit
 
         hooks.subscribe(CONNECTION_CHANGED, connection_audit)
+        events.subscribe(
+            events.EXECUTION_FINISHED,
+            composition.on_execution_finished,
+            listening=composition.hears_execution_finished,
+        )

@@ -15,7 +15,10 @@ Errors = dict[str, Any]
 
 TRIGGER_KEYS = {
     "type", "filter", "event", "timezone", "interval_s", "start_at", "sender", "events",
+    "workflow", "status",
 }  # fmt: skip
+# The outcomes a workflow trigger may follow.
+OUTCOMES = ("completed", "failed", "cancelled")
 MAX_INTERVAL_S = 7 * 86400
 MAX_EVENTS = 100
 EVENT_MAX_CHARS = 200
@@ -86,6 +89,7 @@ def trigger_errors(trigger: Any, schedule: Any) -> Errors:
     ):
         errors["event"] = ["An event trigger needs the event name in 'event'."]
     errors.update(_webhook_errors(trigger, kind))
+    errors.update(_outcome_errors(trigger, kind))
     if "filter" in trigger and not isinstance(trigger["filter"], dict):
         errors["filter"] = ["Must be an object of article field: value."]
     interval = trigger.get("interval_s")
@@ -135,6 +139,27 @@ def _webhook_errors(trigger: dict[str, Any], kind: Any) -> dict[str, list[str]]:
     event = trigger.get("event")
     if webhook and "event" in trigger and not (isinstance(event, str) and event):
         errors["event"] = ["Must be the event name to use when the sender does not give one."]
+    return errors
+
+
+def _outcome_errors(trigger: dict[str, Any], kind: Any) -> dict[str, list[str]]:
+    """A workflow trigger: ``workflow`` (the id whose runs it follows) and ``status`` (the
+    outcomes that start it; absent: any)."""
+    errors: dict[str, list[str]] = {}
+    following = kind == TriggerType.WORKFLOW
+    for key in ("workflow", "status"):
+        if key in trigger and not following:
+            errors[key] = [f"Only workflow triggers take '{key}'."]
+    if not following:
+        return errors
+    workflow = trigger.get("workflow")
+    if not isinstance(workflow, int) or isinstance(workflow, bool) or workflow < 1:
+        errors["workflow"] = ["The id of the workflow whose runs start this one (a number)."]
+    status = trigger.get("status")
+    if "status" in trigger and not (
+        isinstance(status, list) and status and set(status) <= set(OUTCOMES)
+    ):
+        errors["status"] = [f"A non-empty list of: {', '.join(OUTCOMES)}."]
     return errors
 
 

@@ -201,6 +201,7 @@ PAGE_VALUES = {
     "article_id": "articles",
     "version_number": "version_number",
     "orchestration_id": "orchestrations",
+    "job_id": "jobs",
     "number": "number",
     "a": "a",
     "b": "b",

@@ -14,6 +14,7 @@ ACTION_TYPES: dict[str, str] = {
     "transform": "workflows.actions.transform.TransformAction",
     "wait": "workflows.actions.wait.WaitAction",
     "approval": "workflows.actions.approval.ApprovalAction",
+    "run_workflow": "workflows.composition.RunWorkflowAction",
     "notify": "alerts.actions.NotifyAction",
     "share": "alerts.actions.ShareAction",
     "publish": "versioning.actions.PublishAction",

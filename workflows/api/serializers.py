@@ -242,6 +242,8 @@ class ExecutionSerializer(serializers.ModelSerializer[AutomationExecution]):
             "replay_of",
             "replay_from_step",
             "job",
+            "parent_execution",
+            "parent_step_id",
         ]
         read_only_fields = fields
         extra_kwargs = {
@@ -250,6 +252,10 @@ class ExecutionSerializer(serializers.ModelSerializer[AutomationExecution]):
                 "help_text": 'The step a replay started from; "" when from the start.'
             },
             "job": {"help_text": "The bulk replay or backfill job that started it."},
+            "parent_execution": {
+                "help_text": "The execution whose run_workflow step started it; null if none."
+            },
+            "parent_step_id": {"help_text": 'That step\'s id; "" if none.'},
             "execution_time_ms": {
                 "help_text": "Active time: what the steps took, every attempt summed; queueing, "
                 "backoff and waits are not in it."
@@ -274,6 +280,9 @@ class ExecutionDetailSerializer(ExecutionSerializer):
     replays = serializers.SerializerMethodField(
         help_text="The executions that replay this one, oldest first."
     )
+    children = serializers.SerializerMethodField(
+        help_text="The executions its run_workflow steps started, oldest first."
+    )
 
     class Meta(ExecutionSerializer.Meta):
         fields = [
@@ -281,6 +290,7 @@ class ExecutionDetailSerializer(ExecutionSerializer):
             "revision",
             "article_version",
             "replays",
+            "children",
             "context",
             "steps",
         ]
@@ -292,6 +302,9 @@ class ExecutionDetailSerializer(ExecutionSerializer):
 
     def get_replays(self, execution: AutomationExecution) -> list[int]:
         return list(execution.replays.order_by("pk").values_list("pk", flat=True))
+
+    def get_children(self, execution: AutomationExecution) -> list[int]:
+        return list(execution.children.order_by("pk").values_list("pk", flat=True))
 
     @extend_schema_field(ArticleVersionPinSerializer(allow_null=True))
     def get_article_version(self, execution: AutomationExecution) -> dict[str, Any] | None:

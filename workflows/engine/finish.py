@@ -1,7 +1,7 @@
 """The end of an execution: its final status and times, the workflow's counters, the steps a
 cancel cut short, the next execution of a full ``max_concurrency`` workflow, a wake for the job
-that started it, and the ``execution.finished`` event — all in one transaction, written through
-record.py.
+or the parent execution that started it, and the ``execution.finished`` event — all in one
+transaction, written through record.py.
 """
 
 import logging
@@ -15,7 +15,7 @@ from workflows.engine.record import Progress, ms_between
 from workflows.models import AutomationExecution, ExecutionStatus
 from workflows.services.counters import workflow_counters_add
 from workflows.services.dispatch import EXECUTIONS, executions_due
-from workflows.services.executions import execution_steps_cancel
+from workflows.services.executions import execution_parent_wake, execution_steps_cancel
 from workflows.services.jobs import job_wake
 
 # One logger for the whole engine, as operators filter on it.
@@ -59,6 +59,8 @@ def _finish(progress: Progress, status: str, error: str, *, fenced: bool) -> Non
             _wake_next(execution.workflow_id)
         if execution.job_id is not None:
             job_wake(job_id=execution.job_id)
+        if execution.parent_execution_id is not None:
+            execution_parent_wake(parent_id=execution.parent_execution_id)
         events.event_record(
             events.EXECUTION_FINISHED,
             execution_id=execution.pk,

@@ -86,6 +86,11 @@ class AutomationExecution(models.Model):
     # Whose effect-ledger keys the steps use (None: its own). A replay keeps its origin's, so an
     # effect the origin already made is recalled, not made again (workflows/services/replay.py).
     effect_scope = models.PositiveBigIntegerField(null=True, blank=True)
+    # Started by another execution's run_workflow step: which, and which step.
+    parent_execution = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    parent_step_id = models.CharField(max_length=64, blank=True, default="")
     # The bulk replay or backfill job that started it.
     job = models.ForeignKey(
         "workflows.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"

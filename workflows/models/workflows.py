@@ -23,6 +23,8 @@ class TriggerType(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
     EVENT = "event", "Event"
     WEBHOOK = "webhook", "Webhook"
+    # Another workflow: its run_workflow step, or its outcome (a trigger {"type": "workflow"}).
+    WORKFLOW = "workflow", "Another workflow"
 
 
 class OverlapPolicy(models.TextChoices):

@@ -96,12 +96,14 @@ def execution_create(
     scheduled_for: datetime | None = None,
     triggered_by: Actor | None = None,
     job: Job | None = None,
+    parent: tuple[int, str] | None = None,
 ) -> tuple[AutomationExecution, bool]:
     """Create a queued execution and send it to a worker after commit.
 
     Returns ``(execution, created)``; with an ``idempotency_key`` or a schedule slot already used
     for this workflow, the first execution is returned and nothing new starts. ``triggered_by``
     is kept on the execution; a person's (a user, an API token) is also put in the audit trail.
+    ``parent`` (execution id, step id) links a run started by another's run_workflow step.
     The workflow's ``overlap_policy`` applies (overlap.py): with ``cancel_new`` the execution
     is created already cancelled. Raises OverlapSkipped under ``skip``.
     """
@@ -144,6 +146,8 @@ def execution_create(
                 traceparent=traceparent(),
                 triggered_by=triggered_by.as_dict() if triggered_by else {},
                 job=job,
+                parent_execution_id=parent[0] if parent else None,
+                parent_step_id=parent[1] if parent else "",
                 **overlap.fields,
             )
             span_set(workflow__execution__id=execution.pk)
@@ -173,6 +177,16 @@ def _audit(actor: Actor | None, action: str, execution: AutomationExecution, **d
         object_id=execution.pk,
         detail={"workflow_id": execution.workflow_id, **detail},
     )
+
+
+def execution_parent_wake(*, parent_id: int) -> None:
+    """A run started by ``parent_id``'s run_workflow step finished (called in the transaction
+    that finishes it): a parent waiting for it goes on now rather than at its next look."""
+    now = timezone.now()
+    if AutomationExecution.objects.filter(pk=parent_id, status=ExecutionStatus.WAITING).update(
+        next_attempt_at=now
+    ):
+        EXECUTIONS.wake([parent_id], now)
 
 
 def execution_steps_cancel(*, execution_id: int, now: datetime) -> int:
