@@ -19,7 +19,8 @@ from django.utils.text import slugify
 from versioning.diff import snapshot_diff
 from versioning.models import SNAPSHOT_FIELDS, Article, ArticleStatus, ChangeType, ContentVersion
 from versioning.selectors import article_data, article_matches
-from workflows.models import TriggerType
+from workflows.models import ActorKind, TriggerType
+from workflows.services.audit import Actor
 from workflows.services.triggers import TriggerDepthExceeded, trigger_fire
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,48 @@ def _publish_fire(article: Article, origin: _Origin) -> list[int]:
     return [execution.pk for execution in executions]
 
 
+def _article_fire(article: Article, origin: _Origin, event: str, **details: Any) -> list[int]:
+    """Queue every active article-triggered workflow that listens for ``event`` and whose filter
+    (and, for status_changed, ``from`` / ``to``) accepts the article. Its ``trigger`` is
+    ``{"article_id", "event", **details}``; like publish, a chain too deep is logged and stops."""
+    data = article_data(article)
+
+    def listening(workflow: Any) -> bool:
+        trigger = workflow.trigger
+        if event not in trigger.get("events", ()):
+            return False
+        if event == "status_changed" and any(
+            key in trigger and trigger[key] != details.get(key) for key in ("from", "to")
+        ):
+            return False
+        return article_matches(data, trigger.get("filter"))
+
+    try:
+        executions = trigger_fire(
+            trigger_type=TriggerType.ARTICLE,
+            payload={"article_id": article.pk, "event": event, **details},
+            context={"article": data},
+            predicate=listening,
+            depth=origin.depth,
+            exclude_workflow_id=origin.workflow_id,
+            triggered_by=Actor(ActorKind.EVENT, f"article.{event}", article.pk),
+        )
+    except TriggerDepthExceeded as exc:
+        logger.warning("article %s %s; article trigger not fired: %s", article.pk, event, exc)
+        return []
+    return [execution.pk for execution in executions]
+
+
+def _article_fire_version(article: Article, origin: _Origin, version: ContentVersion) -> None:
+    _article_fire(
+        article,
+        origin,
+        "version_created",
+        version_number=version.version_number,
+        change_type=version.change_type,
+    )
+
+
 def _locked(article: Article) -> Article:
     """The article's row, locked until the transaction ends (the author row is not locked:
     PostgreSQL refuses FOR UPDATE on the nullable side of an outer join)."""
@@ -152,6 +195,8 @@ def article_create(*, data: dict[str, Any], user: User = None) -> ArticleChange:
         article.save()
         version = _version_record(article, change_type=ChangeType.CREATE, origin=origin)
         execution_ids = _publish_fire(article, origin) if published else []
+        _article_fire(article, origin, "created")
+        _article_fire_version(article, origin, version)
     return ArticleChange(article, version, published, execution_ids)
 
 
@@ -171,6 +216,7 @@ def _article_apply(
         if not changed and not always_record:
             return ArticleChange(locked)
         was_published = locked.status == ArticleStatus.PUBLISHED
+        status_before = locked.status
         for key in changed:
             setattr(locked, key, values[key])
         if "slug" in changed and not locked.slug:
@@ -186,6 +232,15 @@ def _article_apply(
                 change_type = ChangeType.PUBLISH
             version = _version_record(locked, change_type=change_type, origin=origin)
         execution_ids = _publish_fire(locked, origin) if published else []
+        if changed:
+            event = "reverted" if change_type == ChangeType.REVERT else "updated"
+            _article_fire(locked, origin, event, changed=changed)
+        if "status" in changed:
+            _article_fire(
+                locked, origin, "status_changed", **{"from": status_before, "to": locked.status}
+            )
+        if version is not None:
+            _article_fire_version(locked, origin, version)
     return ArticleChange(locked, version, published, execution_ids)
 
 
@@ -250,7 +305,9 @@ def version_create(
     origin = _Origin(user=user, description=description)
     with transaction.atomic():
         locked = _locked(article)
-        return _version_record(locked, change_type=change_type, origin=origin)
+        version = _version_record(locked, change_type=change_type, origin=origin)
+        _article_fire_version(locked, origin, version)
+        return version
 
 
 def version_revert(*, version: ContentVersion, user: User = None) -> ArticleChange:

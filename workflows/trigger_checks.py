@@ -15,10 +15,13 @@ Errors = dict[str, Any]
 
 TRIGGER_KEYS = {
     "type", "filter", "event", "timezone", "interval_s", "start_at", "sender", "events",
-    "workflow", "status",
+    "workflow", "status", "from", "to",
 }  # fmt: skip
 # The outcomes a workflow trigger may follow.
 OUTCOMES = ("completed", "failed", "cancelled")
+# The article lifecycle events an article trigger may listen for.
+ARTICLE_EVENTS = ("created", "updated", "status_changed", "reverted", "version_created")
+STATUS_MAX_CHARS = 32
 MAX_INTERVAL_S = 7 * 86400
 MAX_EVENTS = 100
 EVENT_MAX_CHARS = 200
@@ -90,6 +93,7 @@ def trigger_errors(trigger: Any, schedule: Any) -> Errors:
         errors["event"] = ["An event trigger needs the event name in 'event'."]
     errors.update(_webhook_errors(trigger, kind))
     errors.update(_outcome_errors(trigger, kind))
+    errors.update(_article_errors(trigger, kind))
     if "filter" in trigger and not isinstance(trigger["filter"], dict):
         errors["filter"] = ["Must be an object of article field: value."]
     interval = trigger.get("interval_s")
@@ -122,9 +126,10 @@ def _webhook_errors(trigger: dict[str, Any], kind: Any) -> dict[str, list[str]]:
     """``sender``, ``events`` and (as the event name a sender does not give) ``event``."""
     errors: dict[str, list[str]] = {}
     webhook = kind == TriggerType.WEBHOOK
-    for key in ("sender", "events"):
-        if key in trigger and not webhook:
-            errors[key] = [f"Only webhook triggers take '{key}'."]
+    if "sender" in trigger and not webhook:
+        errors["sender"] = ["Only webhook triggers take 'sender'."]
+    if "events" in trigger and kind not in (TriggerType.WEBHOOK, TriggerType.ARTICLE):
+        errors["events"] = ["Only webhook and article triggers take 'events'."]
     if webhook and "sender" in trigger:
         try:
             sender_get(str(trigger["sender"]))
@@ -139,6 +144,28 @@ def _webhook_errors(trigger: dict[str, Any], kind: Any) -> dict[str, list[str]]:
     event = trigger.get("event")
     if webhook and "event" in trigger and not (isinstance(event, str) and event):
         errors["event"] = ["Must be the event name to use when the sender does not give one."]
+    return errors
+
+
+def _article_errors(trigger: dict[str, Any], kind: Any) -> dict[str, list[str]]:
+    """An article trigger: ``events`` (which lifecycle events start it), ``from`` / ``to`` (a
+    status_changed's statuses, optional) and ``filter`` (as publish's)."""
+    errors: dict[str, list[str]] = {}
+    article = kind == TriggerType.ARTICLE
+    for key in ("from", "to"):
+        if key in trigger and not article:
+            errors[key] = [f"Only article triggers take '{key}'."]
+        elif key in trigger and not (
+            isinstance(trigger[key], str) and 0 < len(trigger[key]) <= STATUS_MAX_CHARS
+        ):
+            errors[key] = ["Must be an article status, e.g. draft, published, archived."]
+    if not article:
+        return errors
+    events = trigger.get("events")
+    if not (isinstance(events, list) and events and set(events) <= set(ARTICLE_EVENTS)):
+        errors["events"] = [f"A non-empty list of: {', '.join(ARTICLE_EVENTS)}."]
+    elif ("from" in trigger or "to" in trigger) and "status_changed" not in events:
+        errors["events"] = ["'from' and 'to' go with the status_changed event."]
     return errors
 
 

@@ -25,6 +25,8 @@ class TriggerType(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
     # Another workflow: its run_workflow step, or its outcome (a trigger {"type": "workflow"}).
     WORKFLOW = "workflow", "Another workflow"
+    # An article's lifecycle: created, updated, status changed, reverted, a version recorded.
+    ARTICLE = "article", "Article event"
 
 
 class OverlapPolicy(models.TextChoices):
