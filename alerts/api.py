@@ -17,7 +17,14 @@ from rest_framework.serializers import BaseSerializer
 
 from alerts import selectors
 from alerts.channel_registry import CHANNELS
-from alerts.models import AlertDelivery, AlertEvent, AutomationAlert, Notification
+from alerts.models import (
+    QUIET_MINUTES_MAX,
+    AlertDelivery,
+    AlertEvent,
+    AlertType,
+    AutomationAlert,
+    Notification,
+)
 from alerts.services.alerts import (
     alert_create,
     alert_delete,
@@ -77,6 +84,8 @@ class AlertSerializer(StrictFieldsMixin, serializers.ModelSerializer[AutomationA
             "severity",
             "throttle_s",
             "slow_threshold_ms",
+            "quiet_minutes",
+            "quiet_counts",
             "is_active",
             "trigger_count",
             "success_count",
@@ -94,6 +103,7 @@ class AlertSerializer(StrictFieldsMixin, serializers.ModelSerializer[AutomationA
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {"quiet_minutes": {"min_value": 1, "max_value": QUIET_MINUTES_MAX}}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance = self.instance
@@ -106,6 +116,9 @@ class AlertSerializer(StrictFieldsMixin, serializers.ModelSerializer[AutomationA
             connection=current("connection", None),
             recipients=list(current("recipients", [])),
             events=list(current("events", [])),
+            alert_type=current("alert_type", AlertType.FAILURE),
+            workflow_id=getattr(current("workflow", None), "pk", None),
+            quiet_minutes=current("quiet_minutes", None),
         )
         return attrs
 

@@ -26,6 +26,10 @@ def execution_link(execution_id: int) -> str:
     return absolute_url(f"/dashboard/executions/{execution_id}/")
 
 
+def workflow_link(workflow_id: int) -> str:
+    return absolute_url(f"/dashboard/workflows/{workflow_id}/")
+
+
 def connection_link(connection_id: int) -> str:
     return absolute_url(f"/admin/integrations/integrationconnection/{connection_id}/change/")
 
@@ -62,6 +66,7 @@ def _headline(payload: dict[str, Any]) -> str:
         "step.failed": f"Step failed in {subject}",
         "execution.slow": f"Slow run of {subject}",
         "connection.failed": f"Verification failed: {subject}",
+        "execution.missing": f"Did not happen: {subject}",
         "alert.test": "Test alert",
     }.get(event, f"{event}: {subject}")
 
@@ -79,6 +84,11 @@ def _detail(payload: dict[str, Any]) -> str:
     if event == "execution.slow":
         limit = _duration({"execution_time_ms": payload.get("threshold_ms")})
         return f"{execution} took {_duration(payload)} (threshold {limit})."
+    if event == "execution.missing":
+        what = "execution" if payload.get("quiet_counts") == "execution" else "successful run"
+        last = payload.get("last_at") or "never"
+        minutes = payload.get("quiet_minutes")
+        return f"No {what} of {_subject(payload)} in the last {minutes} min (last: {last})."
     if event == "connection.failed":
         subject = _subject(payload)
         return f"{subject[:1].upper()}{subject[1:]} failed verification: {error or 'no detail'}"

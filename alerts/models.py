@@ -13,6 +13,7 @@ class AlertType(models.TextChoices):
     SUCCESS = "success", "Success"
     PERFORMANCE = "performance", "Performance"
     CONNECTION = "connection", "Connection"
+    ABSENCE = "absence", "Did not happen"
 
 
 class AlertEvent(models.TextChoices):
@@ -21,6 +22,7 @@ class AlertEvent(models.TextChoices):
     STEP_FAILED = "step.failed", "Step failed"
     EXECUTION_SLOW = "execution.slow", "Execution slow"
     CONNECTION_FAILED = "connection.failed", "Connection failed"
+    EXECUTION_MISSING = "execution.missing", "No run in time"
 
 
 class Severity(models.TextChoices):
@@ -38,6 +40,7 @@ EVENT_SEVERITY: dict[str, str] = {
     AlertEvent.STEP_FAILED: Severity.WARNING,
     AlertEvent.EXECUTION_SLOW: Severity.WARNING,
     AlertEvent.CONNECTION_FAILED: Severity.CRITICAL,
+    AlertEvent.EXECUTION_MISSING: Severity.WARNING,
 }
 
 # The events an alert listens to when it is created without a list.
@@ -46,7 +49,19 @@ DEFAULT_EVENTS = {
     AlertType.SUCCESS: [AlertEvent.EXECUTION_COMPLETED],
     AlertType.PERFORMANCE: [AlertEvent.EXECUTION_SLOW],
     AlertType.CONNECTION: [AlertEvent.CONNECTION_FAILED],
+    AlertType.ABSENCE: [AlertEvent.EXECUTION_MISSING],
 }
+
+
+# The longest silence an execution.missing alert watches for: 30 days.
+QUIET_MINUTES_MAX = 30 * 24 * 60
+
+
+class QuietCounts(models.TextChoices):
+    """What breaks an execution.missing alert's silence."""
+
+    SUCCESS = "success", "A successful run"
+    EXECUTION = "execution", "Any execution"
 
 
 class AutomationAlert(models.Model):
@@ -83,6 +98,16 @@ class AutomationAlert(models.Model):
         null=True,
         blank=True,
         help_text="execution.slow fires above this; empty: the ALERT_SLOW_THRESHOLD_MS setting.",
+    )
+    # execution.missing: fires when the workflow has had none of ``quiet_counts`` for this many
+    # minutes, once per such window.
+    quiet_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="execution.missing fires after this many minutes without a run (or success).",
+    )
+    quiet_counts = models.CharField(
+        max_length=16, choices=QuietCounts.choices, default=QuietCounts.SUCCESS
     )
     is_active = models.BooleanField(default=True)
 

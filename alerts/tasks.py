@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from alerts.services.deliveries import DELIVER_TASK, delivery_attempt, delivery_sweep
+from alerts.services.firing import alerts_fire_for_silence
 
 
 @shared_task(name=DELIVER_TASK, acks_late=True, ignore_result=True)
@@ -14,3 +15,8 @@ def deliver(delivery_id: int) -> None:
 @shared_task(name="alerts.sweep", ignore_result=True)
 def sweep() -> int:
     return delivery_sweep()
+
+
+@shared_task(name="alerts.silence_check", ignore_result=True)
+def silence_check() -> int:
+    return alerts_fire_for_silence()

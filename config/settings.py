@@ -529,6 +529,8 @@ CELERY_BEAT_SCHEDULE = {
     "workflows-sweep": {"task": "workflows.sweep", "schedule": EXECUTION_SWEEP_INTERVAL_S},
     # Sends deliveries whose wait ended (throttle windows, retries) or whose message was lost.
     "alerts-sweep": {"task": "alerts.sweep", "schedule": EXECUTION_SWEEP_INTERVAL_S},
+    # "Did not happen" alerts: workflows silent for longer than their alert allows.
+    "alerts-silence-check": {"task": "alerts.silence_check", "schedule": 60.0},
     # Re-sends runs whose message was lost and fails runs whose worker died.
     "orchestration-sweep": {"task": "orchestration.sweep", "schedule": EXECUTION_SWEEP_INTERVAL_S},
     "workflows-prune": {"task": "workflows.prune", "schedule": 3600.0},

@@ -13,7 +13,14 @@ from rest_framework import serializers
 
 from alerts.api import AlertSerializer
 from alerts.channel_registry import CHANNELS
-from alerts.models import AlertEvent, AlertType, AutomationAlert, Severity
+from alerts.models import (
+    QUIET_MINUTES_MAX,
+    AlertEvent,
+    AlertType,
+    AutomationAlert,
+    QuietCounts,
+    Severity,
+)
 from core.parsing import BoundedJSONDecoder, json_loads
 from integrations.platforms.registry import PLATFORMS
 from integrations.services import connection_validate
@@ -403,6 +410,19 @@ class AlertForm(forms.Form):
     slow_threshold_ms = forms.IntegerField(
         required=False, min_value=1, label="Slow above (ms)", help_text=_SLOW_HELP
     )
+    quiet_minutes = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=QUIET_MINUTES_MAX,
+        label="Did not happen after (minutes)",
+        help_text="For execution.missing: fire when the workflow has been silent this long.",
+    )
+    quiet_counts = forms.ChoiceField(
+        choices=QuietCounts.choices,
+        required=False,
+        initial=QuietCounts.SUCCESS,
+        label="Silent means no",
+    )
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
 
     def __init__(
@@ -442,6 +462,7 @@ class AlertForm(forms.Form):
             "recipients": [
                 line.strip() for line in cleaned["recipients"].splitlines() if line.strip()
             ],
+            "quiet_counts": cleaned.get("quiet_counts") or QuietCounts.SUCCESS,
         }
         serializer = AlertSerializer(instance=self.instance, data=data)
         if serializer.is_valid():

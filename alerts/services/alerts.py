@@ -29,6 +29,8 @@ FIELDS = (
     "severity",
     "throttle_s",
     "slow_threshold_ms",
+    "quiet_minutes",
+    "quiet_counts",
     "is_active",
 )
 
@@ -44,6 +46,9 @@ def alert_validate(
     connection: IntegrationConnection | None,
     recipients: Sequence[str],
     events: Sequence[str],
+    alert_type: str = AlertType.FAILURE,
+    workflow_id: int | None = None,
+    quiet_minutes: int | None = None,
 ) -> None:
     """Raise ValidationError naming each field that does not fit the channel or the events."""
     errors: dict[str, Any] = {}
@@ -51,6 +56,8 @@ def alert_validate(
     if unknown:
         known = ", ".join(AlertEvent.values)
         errors["events"] = [f"Unknown events: {', '.join(map(str, unknown))}. Known: {known}."]
+    heard = list(events) or list(DEFAULT_EVENTS.get(AlertType(alert_type), []))
+    errors.update(_quiet_errors(heard, workflow_id, quiet_minutes))
     try:
         channel_get(channel).validate(connection=connection, recipients=recipients)
     except UnknownChannel as exc:
@@ -60,6 +67,24 @@ def alert_validate(
         errors.update(exc.detail)
     if errors:
         raise ValidationError(errors)
+
+
+def _quiet_errors(
+    events: Sequence[str], workflow_id: int | None, quiet_minutes: int | None
+) -> dict[str, list[str]]:
+    """execution.missing watches one workflow for ``quiet_minutes``; nothing else takes them."""
+    if AlertEvent.EXECUTION_MISSING not in events:
+        if quiet_minutes is not None:
+            return {"quiet_minutes": ["Only goes with the execution.missing event."]}
+        return {}
+    errors: dict[str, list[str]] = {}
+    if workflow_id is None:
+        errors["workflow"] = ["execution.missing watches one workflow: name it."]
+    if quiet_minutes is None:
+        errors["quiet_minutes"] = [
+            "execution.missing needs the minutes without a run after which it fires."
+        ]
+    return errors
 
 
 def _audit(actor: Actor | None, action: str, alert: AutomationAlert, changed: list[str]) -> None:
@@ -137,4 +162,7 @@ def _validate(alert: AutomationAlert) -> None:
         connection=alert.connection,
         recipients=list(alert.recipients or []),
         events=list(alert.events or []),
+        alert_type=alert.alert_type,
+        workflow_id=alert.workflow_id,
+        quiet_minutes=alert.quiet_minutes,
     )

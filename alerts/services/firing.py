@@ -15,19 +15,25 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from alerts.messages import connection_link, execution_link
+from alerts.messages import connection_link, execution_link, workflow_link
 from alerts.models import (
     EVENT_SEVERITY,
     AlertDelivery,
     AlertEvent,
     AutomationAlert,
     DeliveryStatus,
+    QuietCounts,
 )
 from alerts.secrets import alert_redact, connections_secrets
 from alerts.selectors import alerts_listening
 from alerts.services.deliveries import delivery_schedule
 from integrations.models import IntegrationConnection
-from workflows.models import AutomationExecution, AutomationExecutionStep, StepStatus
+from workflows.models import (
+    AutomationExecution,
+    AutomationExecutionStep,
+    ExecutionStatus,
+    StepStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +117,48 @@ def alerts_fire_for_connection(*, connection_id: int, platform: str, detail: str
     for alert, _name in pairs:
         _record(alert, payload, workflow_id=None, execution_id=None)
     return len(pairs)
+
+
+def alerts_fire_for_silence(*, now: datetime | None = None) -> int:
+    """execution.missing ("did not happen"): for each active alert that watches a workflow for
+    ``quiet_minutes``, fire when the workflow has had no successful run (or, by
+    ``quiet_counts``, no execution at all) in that many minutes — once per such window: not
+    again until another whole window has passed since it fired, nor before a whole window has
+    passed since the alert was made. Called every minute by Beat. Returns the alerts fired."""
+    now = now or timezone.now()
+    fired = 0
+    watching = AutomationAlert.objects.filter(
+        is_active=True, quiet_minutes__isnull=False, workflow__isnull=False
+    ).select_related("workflow")
+    for alert in watching:
+        assert alert.quiet_minutes is not None and alert.workflow is not None
+        if AlertEvent.EXECUTION_MISSING not in alert.events:
+            continue
+        since = now - timedelta(minutes=alert.quiet_minutes)
+        if alert.created_at > since or (alert.last_triggered_at or alert.created_at) > since:
+            continue
+        runs = AutomationExecution.objects.filter(workflow_id=alert.workflow_id)
+        if alert.quiet_counts == QuietCounts.SUCCESS:
+            runs = runs.filter(status=ExecutionStatus.COMPLETED)
+            moment = "completed_at"
+        else:
+            moment = "created_at"
+        last = runs.order_by(f"-{moment}").values_list(moment, flat=True).first()
+        if last is not None and last > since:
+            continue
+        event = AlertEvent.EXECUTION_MISSING
+        payload = {
+            "event": event,
+            "severity": EVENT_SEVERITY[event],
+            "workflow": {"id": alert.workflow_id, "name": alert.workflow.name},
+            "quiet_minutes": alert.quiet_minutes,
+            "quiet_counts": alert.quiet_counts,
+            "last_at": last.isoformat() if last else None,
+            "url": workflow_link(alert.workflow.pk),
+        }
+        _record(alert, payload, workflow_id=alert.workflow_id, execution_id=None, now=now)
+        fired += 1
+    return fired
 
 
 def _execution_facts(execution_id: int) -> dict[str, Any]:
