@@ -15,6 +15,7 @@ from workflows.api.backfill import WorkflowBackfillView
 from workflows.api.jobs import JobViewSet
 from workflows.api.revisions import WorkflowRevisionViewSet
 from workflows.api.schedule import WorkflowScheduleView
+from workflows.api.suites import WorkflowTestRunView, WorkflowTestViewSet
 from workflows.api.triggers import EventView, WebhookView
 from workflows.api.views import ExecutionViewSet, WorkflowViewSet
 
@@ -80,6 +81,23 @@ urlpatterns = [
         r"^workflows/(?P<workflow_id>[0-9]{1,18})/backfill/?$",
         WorkflowBackfillView.as_view(),
         name="workflow-backfill",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/tests/run/?$",
+        WorkflowTestRunView.as_view(),
+        name="workflow-tests-run",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/tests/?$",
+        WorkflowTestViewSet.as_view({"get": "list", "post": "create"}),
+        name="workflow-test-list",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/tests/(?P<test_id>[0-9]{1,18})/?$",
+        WorkflowTestViewSet.as_view(
+            {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
+        ),
+        name="workflow-test-detail",
     ),
     re_path(
         r"^workflows/(?P<workflow_id>[0-9]{1,18})/schedule/?$",

@@ -470,3 +470,21 @@ class AlertForm(forms.Form):
         else:
             errors_beside_fields(self, serializer.errors)
         return cleaned
+
+
+class WorkflowTestForm(forms.Form):
+    """A workflow test case as JSON: ``name``, ``payload``, ``mocks``, ``expect``, checked by the
+    API's serializer."""
+
+    case = PrettyJSONField(
+        label="Test case",
+        widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}),
+        help_text='{"name", "payload", "mocks": [{"url", "method", "status", "body"}], '
+        '"expect": [{"path", "equals" | "contains" | "matches"}]}',
+    )
+
+    def clean_case(self) -> dict[str, Any]:
+        case = self.cleaned_data["case"]
+        if not isinstance(case, dict):
+            raise forms.ValidationError("A test case is a JSON object.")
+        return dict(case)

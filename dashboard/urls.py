@@ -15,6 +15,7 @@ from dashboard.views import (
     overview,
     replay,
     revisions,
+    suites,
     versions,
     workflows,
 )
@@ -45,6 +46,17 @@ urlpatterns = [
         "workflows/<int:workflow_id>/pause/",
         workflows.workflow_schedule_pause,
         name="workflow-schedule-pause",
+    ),
+    path("workflows/<int:workflow_id>/tests/", suites.workflow_tests, name="workflow-tests"),
+    path(
+        "workflows/<int:workflow_id>/tests/run/",
+        suites.workflow_tests_run_view,
+        name="workflow-tests-run",
+    ),
+    path(
+        "workflows/<int:workflow_id>/tests/<int:test_id>/delete/",
+        suites.workflow_test_delete,
+        name="workflow-test-delete",
     ),
     path(
         "workflows/<int:workflow_id>/backfill/",

@@ -177,6 +177,67 @@ class _PinnedTLSAdapter(HTTPAdapter):
         super().init_poolmanager(*args, server_hostname=self._server_hostname, **pool_kwargs)
 
 
+@dataclass(frozen=True)
+class OutboundMock:
+    """A canned answer for the requests a sealed block makes: those whose URL starts with
+    ``url`` (and, when given, whose method is ``method``)."""
+
+    url: str
+    method: str = ""
+    status: int = 200
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def matches(self, method: str, url: str) -> bool:
+        return (not self.method or self.method.upper() == method) and url.startswith(self.url)
+
+    def response(self, url: str) -> OutboundResponse:
+        content = self.body if isinstance(self.body, str) else jsonlib.dumps(self.body or {})
+        kind = "text/plain" if isinstance(self.body, str) else "application/json"
+        headers = {"Content-Type": kind, **self.headers}
+        return OutboundResponse(self.status, _Headers(headers), content.encode(), url, 0)
+
+
+@dataclass
+class OutboundSeal:
+    """What a sealed block may answer (``mocks``) and the requests it was asked (``calls``)."""
+
+    mocks: list[OutboundMock]
+    calls: list[str] = field(default_factory=list)
+
+    def answer(self, method: str, url: str) -> OutboundResponse:
+        parts = urlsplit(url)
+        # The host as written (no userinfo), and the path: never the query, which may hold keys.
+        said = f"{method} {parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path}"
+        self.calls.append(said)
+        for mock in self.mocks:
+            if mock.matches(method, url):
+                return mock.response(url)
+        raise OutboundRefused(f"not mocked in this workflow test: {said}")
+
+
+_sealed: ContextVar[OutboundSeal | None] = ContextVar("outbound_sealed", default=None)
+
+
+@contextmanager
+def outbound_sealed(mocks: list[OutboundMock]) -> Iterator[OutboundSeal]:
+    """Nothing leaves the process inside this block (this context: this thread, and threads
+    started with a copy of it): http_request answers from ``mocks`` — a request none matches is
+    refused — and any other TCP connection is refused at connect time. Platforms that do their
+    own network I/O (mail, Apprise) say they sent without sending (``outbound_is_sealed``)."""
+    _connect_hook_install()
+    seal = OutboundSeal(list(mocks))
+    token = _sealed.set(seal)
+    try:
+        yield seal
+    finally:
+        _sealed.reset(token)
+
+
+def outbound_is_sealed() -> bool:
+    return _sealed.get() is not None
+
+
 def http_request(
     method: str,
     url: str,
@@ -197,9 +258,12 @@ def http_request(
     hop is refused; OutboundError with retryable=True for timeouts and connection failures and
     retryable=False for oversized bodies, too many redirects and TLS certificate failures.
     """
+    method = method.upper()
+    seal = _sealed.get()
+    if seal is not None:
+        return seal.answer(method, _with_params(url, params))
     limit = max_bytes or settings.OUTBOUND_MAX_RESPONSE_BYTES
     call = _Call(resolver or _getaddrinfo, timeout_s, limit, follow_redirects)
-    method = method.upper()
     with span(method, kind=SpanKind.CLIENT, attributes=_span_attributes(method, url)):
         sent = _headers(headers, idempotency_key)
         headers_inject(sent)
@@ -294,6 +358,8 @@ _connect_hook_lock = threading.Lock()
 
 
 def _connect_vetted(sock: socket.socket, address: Any) -> None:
+    if _sealed.get() is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        raise OutboundRefused("no network connection is opened in a workflow test")
     guard = _connect_guard.get()
     if guard is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
         return

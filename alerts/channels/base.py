@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from rest_framework.exceptions import ValidationError
 
+from integrations.http import outbound_is_sealed
 from integrations.platforms.base import Message, SendResult
 from integrations.platforms.registry import platform_get
 
@@ -89,8 +90,15 @@ class PlatformChannel(Channel):
         return connection_send(target.connection, message)
 
 
+# What a send that a workflow test stops says (integrations.http.outbound_sealed).
+SEALED_NOT_SENT = "not sent: workflow test"
+
+
 def connection_send(connection: IntegrationConnection, message: Message) -> SendResult:
     """Send ``message`` through the connection's platform, unless the connection is disabled."""
     if not connection.is_active:
         return SendResult(False, None, f"connection {connection.pk} is not active")
-    return platform_get(connection.platform).send(connection, message)
+    platform = platform_get(connection.platform)
+    if platform.own_network and outbound_is_sealed():
+        return SendResult(True, None, SEALED_NOT_SENT)
+    return platform.send(connection, message)

@@ -16,7 +16,15 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.core.validators import validate_email
 
-from alerts.channels.base import Channel, Message, SendResult, Target, connection_send
+from alerts.channels.base import (
+    SEALED_NOT_SENT,
+    Channel,
+    Message,
+    SendResult,
+    Target,
+    connection_send,
+)
+from integrations.http import outbound_is_sealed
 
 if TYPE_CHECKING:
     from integrations.models import IntegrationConnection
@@ -53,6 +61,8 @@ class EmailChannel(Channel):
 def _send_with_settings(recipients: list[str], message: Message) -> SendResult:
     if not recipients:
         return SendResult(False, None, "no recipients")
+    if outbound_is_sealed():
+        return SendResult(True, None, SEALED_NOT_SENT)
     first_line = (message.text.splitlines() or [""])[0]
     subject = (message.title or first_line or "Notification")[:SUBJECT_MAX_CHARS]
     body = "\n\n".join(part for part in (message.text, message.url) if part)

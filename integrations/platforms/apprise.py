@@ -40,6 +40,7 @@ def apprise_installed() -> bool:
 
 class Apprise(Platform):
     name = "apprise"
+    own_network = True
     label = "Apprise"
     credential_keys = frozenset({"url"})
 

@@ -82,6 +82,9 @@ class Platform:
     credential_keys: ClassVar[frozenset[str]] = frozenset()
     config_keys: ClassVar[frozenset[str]] = frozenset()
     key_hints: ClassVar[dict[str, str]] = {}
+    # Sends with its own network client rather than integrations.http (mail, Apprise): inside a
+    # workflow test (integrations.http.outbound_sealed) it says it sent, without sending.
+    own_network: ClassVar[bool] = False
 
     def validate(
         self, credentials: Mapping[str, Any], webhook_url: str, config: Mapping[str, Any]

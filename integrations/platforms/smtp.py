@@ -58,6 +58,7 @@ class _PinnedSMTPSSL(smtplib.SMTP_SSL):
 
 class Smtp(Platform):
     name = "smtp"
+    own_network = True
     label = "SMTP (email)"
     config_keys = frozenset({"host", "port", "use_tls", "username", "from_email", "recipients"})
     key_hints = {"user": "username", "from": "from_email", "tls": "use_tls"}

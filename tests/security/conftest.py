@@ -30,7 +30,7 @@ from tests.factories import (
     UserFactory,
 )
 from versioning.services import article_create
-from workflows.models import AutomationExecutionStep, Job, JobKind
+from workflows.models import AutomationExecutionStep, Job, JobKind, WorkflowTest
 from workflows.services.executions import execution_create
 from workflows.services.tokens import api_token_create, api_token_revoke
 from workflows.services.workflows import workflow_create
@@ -184,6 +184,7 @@ def world_create(*, connection_url: str = "http://127.0.0.1:9/hook") -> World:
     )
     run = OrchestrationRun.objects.create(orchestration=orchestration, input={}, definition={})
     job = Job.objects.create(kind=JobKind.BULK_REPLAY, params={}, items=[])
+    case = WorkflowTest.objects.create(workflow=workflow, name="a case")
     notification_of = {
         name: NotificationFactory(user=user).pk
         for name, user in (("staff", staff), ("plain", plain), ("other", other))
@@ -197,6 +198,8 @@ def world_create(*, connection_url: str = "http://127.0.0.1:9/hook") -> World:
         "orchestrations": orchestration.pk,
         "orchestration-runs": run.pk,
         "jobs": job.pk,
+        "tests": case.pk,
+        "test_id": case.pk,
         "article_id": article.pk,
         "version_number": 1,
         "token": workflow.webhook_token,

@@ -219,7 +219,8 @@ def search_api_and_pages(api: Api, made: dict[str, Any], execution_id: int, staf
     ids = {
         "workflows": made["failing"], "executions": execution_id, "alerts": made["alert"],
         "connections": made["hook"], "token": made["token"], "workflow_id": made["failing"],
-        "articles": 0, "orchestrations": 0, "orchestration-runs": 0, "notifications": 0, "jobs": 0,
+        "articles": 0, "orchestrations": 0, "orchestration-runs": 0, "notifications": 0,
+        "jobs": 0, "test_id": 0,
         "article_id": 0, "version_number": 1, "number": 1, "a": 1, "b": 1,
     }  # fmt: skip
     for operation in schema_operations():

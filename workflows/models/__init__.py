@@ -12,6 +12,7 @@ from workflows.models.executions import (
     StepStatus,
 )
 from workflows.models.jobs import Job, JobKind, JobStatus
+from workflows.models.suites import WorkflowTest
 from workflows.models.support import (
     ApiToken,
     BrokerWatermark,
@@ -47,5 +48,6 @@ __all__ = [
     "StepStatus",
     "TriggerType",
     "WorkflowRevision",
+    "WorkflowTest",
     "WorkflowType",
 ]
