@@ -198,7 +198,6 @@ def world_create(*, connection_url: str = "http://127.0.0.1:9/hook") -> World:
         "orchestrations": orchestration.pk,
         "orchestration-runs": run.pk,
         "jobs": job.pk,
-        "tests": case.pk,
         "test_id": case.pk,
         "article_id": article.pk,
         "version_number": 1,

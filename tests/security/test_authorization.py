@@ -205,7 +205,7 @@ PAGE_VALUES = {
     "version_number": "version_number",
     "orchestration_id": "orchestrations",
     "job_id": "jobs",
-    "test_id": "tests",
+    "test_id": "test_id",
     "number": "number",
     "a": "a",
     "b": "b",
