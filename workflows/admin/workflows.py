@@ -13,6 +13,7 @@ from workflows.definition import definition_validate
 from workflows.models import (
     AutomationWorkflow,
     WorkflowRevision,
+    WorkflowTest,
 )
 from workflows.services.audit import actor_of_request
 from workflows.services.executions import (
@@ -193,3 +194,13 @@ class AutomationWorkflowAdmin(admin.ModelAdmin):
         for workflow in queryset:
             workflow_set_active(workflow=workflow, is_active=False)
         self.message_user(request, f"Deactivated {queryset.count()} workflows.")
+
+
+@admin.register(WorkflowTest)
+class WorkflowTestAdmin(admin.ModelAdmin):
+    """Workflows' saved test cases (the dashboard's Tests page runs them)."""
+
+    list_display = ["name", "workflow", "updated_at"]
+    list_select_related = ["workflow"]
+    list_filter = ["workflow"]
+    search_fields = ["name", "workflow__name"]
