@@ -82,6 +82,11 @@ def schedule_slot(trigger: dict[str, Any], schedule: str, now: datetime) -> date
     return _cron_previous(cron_parse(schedule), now.astimezone(UTC), zone)
 
 
+def schedule_previous(trigger: dict[str, Any], schedule: str, slot: datetime) -> datetime | None:
+    """The slot before ``slot`` (UTC), or None if there is none (before an interval's start)."""
+    return schedule_slot(trigger, schedule, slot - timedelta(microseconds=1))
+
+
 def _cron_next(schedule: crontab, after: datetime) -> datetime | None:
     moment = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
     hours = sorted(schedule.hour)

@@ -170,19 +170,22 @@ def test_a_schedule_fires_on_time_and_beat_stays_alive_while_1000_executions_wai
     assert window_end - window_start > timedelta(seconds=8), "the backlog drained too fast"
     fired = scheduled.filter(
         scheduled_for__gte=window_start, scheduled_for__lte=window_end - timedelta(seconds=3)
-    )
+    ).order_by("scheduled_for")
     expected = int((window_end - window_start).total_seconds() - 3) // 2
-    assert fired.count() >= expected
     lateness = [
         (execution.started_at - execution.scheduled_for).total_seconds()
         for execution in fired
         if execution.started_at is not None
     ]
-    print(
-        f"\nschedule under a backlog: {fired.count()} slots, worst start {max(lateness):.2f} s late"
-    )
+    seen = ", ".join(f"{late:.2f}" for late in lateness)
+    print(f"\nschedule under a backlog: {fired.count()} slots started this late (s): {seen}")
+    # No slot is lost: one that no fire reached in time (a stalled tick) starts late.
+    assert fired.count() >= expected
     assert len(lateness) == fired.count()
-    assert max(lateness) <= 3.0
+    # Most slots start within a tick and one bulk task; none waits for the backlog (over 8 s
+    # deep), though a slot passed over by a stalled tick may start up to two ticks late.
+    assert sorted(lateness)[len(lateness) * 9 // 10 - 1] <= 1.5
+    assert max(lateness) <= 5.0
     assert max(heartbeat_ages) <= 5.0, "Beat's heartbeat waited behind the backlog"
     beat.kill()
     wait_for(lambda: not AutomationExecution.objects.exclude(status="completed").exists(), 120)

@@ -214,9 +214,9 @@ def test_the_dst_days_have_the_slots_the_wall_clock_names():
 
 
 @pytest.mark.parametrize("kind", ["interval", "cron"])
-def test_beat_down_across_slots_records_the_slot_it_was_late_for_then_goes_on(kind):
-    """Beat down 02:10 → 04:40: the 02:15 and 03:15 slots pass unseen, the 04:15 slot is
-    25 minutes late when Beat is back, so it is recorded as missed; 05:15 on runs again."""
+def test_beat_down_across_slots_records_the_missed_slots_once_then_goes_on(kind):
+    """Beat down 02:10 → 04:40: the 02:15, 03:15 and 04:15 slots are all more than the grace
+    old when Beat is back, so one record says the three were missed; 05:15 on runs again."""
     until = START + timedelta(hours=8)
     down = START + timedelta(hours=2, minutes=10), START + timedelta(hours=4, minutes=40)
     first_slot = START + timedelta(minutes=15)
@@ -234,4 +234,6 @@ def test_beat_down_across_slots_records_the_slot_it_was_late_for_then_goes_on(ki
     assert fired_slots(workflow, "cancelled") == [first_slot + 4 * hour]
     missed = workflow.executions.get(status="cancelled")
     assert missed.trigger_payload["misfire"]["late_s"] == pytest.approx(25 * 60, abs=1)
+    assert missed.trigger_payload["misfire"]["slots"] == 3
+    assert missed.trigger_payload["misfire"]["first"] == (first_slot + 2 * hour).isoformat()
     assert fired_slots(workflow) == [first_slot + n * hour for n in (0, 1, 5, 6, 7)]

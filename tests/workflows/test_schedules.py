@@ -6,19 +6,27 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from celery.signals import beat_init
+from django.db import transaction
+from django.test import override_settings
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from tests.factories import ExecutionFactory, WorkflowFactory
-from workflows.models import AuditEntry, AutomationExecution
+from workflows.models import AuditEntry, AutomationExecution, AutomationWorkflow
 from workflows.schedules import (
     schedule_description,
     schedule_next_runs,
     schedule_slot,
     schedule_upcoming,
 )
-from workflows.services.schedules import periodic_task_name, schedule_fire, schedule_sync_all
+from workflows.services.schedules import (
+    PASSED_OVER_LIMIT,
+    periodic_task_name,
+    schedule_fire,
+    schedule_sync_all,
+)
 from workflows.services.workflows import (
     workflow_create,
     workflow_delete,
@@ -214,7 +222,13 @@ class TestFiring:
         assert missed.completed_at == at("2026-11-26T12:10:00")
         assert missed.trigger_payload == {
             "scheduled_for": "2026-11-26T12:00:00+00:00",
-            "misfire": {"late_s": 600.0, "reason": "beat_late"},
+            "misfire": {
+                "late_s": 600.0,
+                "reason": "beat_late",
+                "slots": 1,
+                "first": "2026-11-26T12:00:00+00:00",
+                "more": False,
+            },
         }
         assert "skipped: Beat fired it 600 s late" in missed.error_message
         assert [record.levelname for record in caplog.records] == ["WARNING"]
@@ -336,6 +350,139 @@ class TestPause:
         assert schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T12:10:01")) is None
         fired = schedule_fire(workflow_id=workflow.pk, now=at("2026-11-26T12:20:01"))
         assert fired is not None and fired.scheduled_for == at("2026-11-26T12:20:00")
+
+
+def interval_workflow(created: datetime, interval_s: int, **fields: object):
+    """An interval workflow anchored at ``created``, as if made then (its last edit)."""
+    with time_machine.travel(created, tick=False):
+        return workflow_create(
+            data={"name": "Every few seconds", "actions": ACTIONS, **fields,
+                  "trigger": {"type": "schedule", "interval_s": interval_s}}
+        )  # fmt: skip
+
+
+def slots_of(workflow, status: str) -> list[datetime]:
+    rows = workflow.executions.filter(status=status).order_by("scheduled_for")
+    return list(rows.values_list("scheduled_for", flat=True))
+
+
+@pytest.mark.django_db
+class TestPassedOverSlots:
+    """A slot no fire reached (Beat or the control lane stalled across it) is started late
+    inside the grace, recorded as missed beyond it, and never passed over in silence."""
+
+    def test_a_slot_with_no_fire_is_started_late_by_the_next_fire(self, caplog):
+        start = at("2026-11-26T12:00:00")
+        workflow = interval_workflow(start, 2)
+        assert schedule_fire(workflow_id=workflow.pk, now=start + timedelta(seconds=0.5))
+        with caplog.at_level(logging.WARNING, logger="workflows.services.schedules"):
+            current = schedule_fire(workflow_id=workflow.pk, now=start + timedelta(seconds=6.5))
+        assert current is not None and current.scheduled_for == start + timedelta(seconds=6)
+        assert slots_of(workflow, "queued") == [start + timedelta(seconds=n) for n in (0, 2, 4, 6)]
+        warned = [record.getMessage() for record in caplog.records]
+        assert len(warned) == 2 and "12:00:02+00:00 had no fire" in warned[0]
+        assert "started 4.5 s late" in warned[0] and "started 2.5 s late" in warned[1]
+
+    def test_slots_passed_over_beyond_the_grace_are_recorded_once_as_one_miss(self, settings):
+        settings.SCHEDULE_MISFIRE_GRACE_S = 300
+        start = at("2026-11-26T12:00:00")
+        workflow = WorkflowFactory(trigger={"type": "schedule"}, schedule="* * * * *")
+        AutomationWorkflow.objects.filter(pk=workflow.pk).update(updated_at=start)
+        assert schedule_fire(workflow_id=workflow.pk, now=start + timedelta(seconds=5))
+        back = start + timedelta(minutes=10, seconds=30)  # 12:01 … 12:05 are over 300 s old
+        assert schedule_fire(workflow_id=workflow.pk, now=back) is not None
+        minute = timedelta(minutes=1)
+        assert slots_of(workflow, "cancelled") == [start + 5 * minute]
+        missed = workflow.executions.get(status="cancelled")
+        assert missed.trigger_payload["misfire"] == {
+            "late_s": 330.0, "reason": "beat_late", "slots": 5,
+            "first": "2026-11-26T12:01:00+00:00", "more": False,
+        }  # fmt: skip
+        assert missed.error_message.startswith(
+            "5 slots from 2026-11-26T12:01:00+00:00 to 2026-11-26T12:05:00+00:00 skipped"
+        )
+        queued = [start + n * minute for n in (0, 6, 7, 8, 9, 10)]
+        assert slots_of(workflow, "queued") == queued
+        assert schedule_fire(workflow_id=workflow.pk, now=back + timedelta(seconds=10)) is None
+        assert workflow.executions.count() == len(queued) + 1
+
+    def test_a_long_gap_is_counted_up_to_the_limit_and_said_to_be_longer(self, settings):
+        settings.SCHEDULE_MISFIRE_GRACE_S = 1
+        start = at("2026-11-26T12:00:00")
+        workflow = interval_workflow(start, 1)
+        assert schedule_fire(workflow_id=workflow.pk, now=start)
+        fired = schedule_fire(workflow_id=workflow.pk, now=start + timedelta(seconds=5000.2))
+        assert fired is not None
+        missed = workflow.executions.get(status="cancelled")
+        assert missed.trigger_payload["misfire"]["slots"] == PASSED_OVER_LIMIT
+        assert missed.trigger_payload["misfire"]["more"] is True
+        assert missed.error_message.startswith(f"at least {PASSED_OVER_LIMIT} slots from")
+
+    def test_slots_before_an_edit_a_pause_or_the_retention_horizon_are_not_misses(self, settings):
+        settings.EXECUTION_RETENTION_DAYS = 1
+        start = at("2026-11-26T12:00:00")
+        edited = interval_workflow(start + timedelta(seconds=30), 10)
+        paused = interval_workflow(start, 10)
+        AutomationWorkflow.objects.filter(pk=paused.pk).update(
+            schedule_paused_until=start + timedelta(seconds=30)
+        )
+        # Every two days since four days ago; the run two days ago was pruned (retention: a day).
+        pruned = interval_workflow(start - timedelta(days=4), 2 * 86400)
+        for workflow in (edited, paused):
+            assert schedule_fire(workflow_id=workflow.pk, now=start + timedelta(seconds=41))
+            assert slots_of(workflow, "queued") == [start + timedelta(seconds=s) for s in (30, 40)]
+        assert schedule_fire(workflow_id=pruned.pk, now=start + timedelta(seconds=1))
+        assert slots_of(pruned, "queued") == [start]
+        assert not pruned.executions.filter(status="cancelled").exists()
+
+    def test_a_slot_the_overlap_policy_skipped_is_not_started_later(self):
+        start = at("2026-11-26T12:00:00")
+        workflow = interval_workflow(start, 2, overlap_policy="skip")
+        first = schedule_fire(workflow_id=workflow.pk, now=start + timedelta(seconds=0.5))
+        assert first is not None
+        assert schedule_fire(workflow_id=workflow.pk, now=start + timedelta(seconds=2.5)) is None
+        assert AuditEntry.objects.filter(action="skipped").count() == 1
+        AutomationExecution.objects.filter(pk=first.pk).update(status="completed")
+        latest = schedule_fire(workflow_id=workflow.pk, now=start + timedelta(seconds=4.5))
+        assert latest is not None and latest.scheduled_for == start + timedelta(seconds=4)
+        assert workflow.executions.count() == 2
+        assert AuditEntry.objects.filter(action="skipped").count() == 1
+
+    @hypothesis_settings(deadline=None, max_examples=60)
+    @given(gaps=st.lists(st.floats(min_value=0.05, max_value=40), min_size=1, max_size=25))
+    def test_whatever_the_fire_times_every_slot_is_started_or_recorded_as_missed(self, gaps):
+        """Fires at arbitrary moments (stalls of up to 20 slots, many fires in one slot): every
+        slot from the first fire's to the last one's is started once or stands in a miss
+        record, and no slot started more than the grace after it."""
+        grace = 10.0
+        start = at("2026-11-26T12:00:00")
+        with (
+            override_settings(SCHEDULE_MISFIRE_GRACE_S=grace),
+            transaction.atomic(),
+            time_machine.travel(start, tick=False) as clock,
+        ):
+            workflow = interval_workflow(start, 2)
+            moment = start
+            for gap in [0.0, *gaps]:
+                moment += timedelta(seconds=gap)
+                clock.move_to(moment)
+                schedule_fire(workflow_id=workflow.pk)
+            covered = []
+            for execution in workflow.executions.order_by("scheduled_for"):
+                if execution.status == "cancelled":
+                    misfire = execution.trigger_payload["misfire"]
+                    first = datetime.fromisoformat(misfire["first"])
+                    count = int((execution.scheduled_for - first).total_seconds()) // 2 + 1
+                    assert count == misfire["slots"]
+                    covered += [first + timedelta(seconds=2 * n) for n in range(count)]
+                else:
+                    late = execution.created_at - execution.scheduled_for
+                    assert timedelta(0) <= late <= timedelta(seconds=grace)
+                    covered.append(execution.scheduled_for)
+            last = start + (moment - start) // timedelta(seconds=2) * timedelta(seconds=2)
+            expected = [start + timedelta(seconds=2 * n) for n in range(len(covered) + 1)]
+            assert covered == [slot for slot in expected if slot <= last]
+            transaction.set_rollback(True)
 
 
 @pytest.mark.django_db

@@ -6,10 +6,16 @@ slot already has an execution. Beat's ticks need not line up with the slots: a c
 at the slots themselves, an interval entry often enough that every slot sees a tick within the
 grace, whatever the phase between the two.
 
+Passed-over slots: a fire also looks back for slots that no fire reached at all (Beat or the
+control lane stalled across a whole slot), from the workflow's last recorded slot, its last
+edit, the end of its pause or the retention horizon, whichever is latest. One still inside the
+grace starts late, with a warning; older ones are misfires, below.
+
 Misfires: a slot whose first fire arrives more than SCHEDULE_MISFIRE_GRACE_S after it (Beat was
 down across it) is skipped, so a Beat outage never replays a burst of old slots, and the skip is
-recorded: a cancelled execution for the slot that says how late the fire was. With
-SCHEDULE_CATCH_UP_LAST, the latest missed slot runs once instead.
+recorded: one cancelled execution, for the newest slot missed, that says how late the fire was
+and how many slots it stands for. With SCHEDULE_CATCH_UP_LAST, the latest slot runs once
+instead; the older ones are recorded as missed.
 
 Pause: a slot before the workflow's ``schedule_paused_until`` starts nothing (logged at info),
 and is never caught up. Overlap: a slot the ``skip`` policy does not start (a run is under way)
@@ -18,7 +24,7 @@ is logged as a warning and audited (action ``skipped``, the slot in the detail),
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
@@ -40,7 +46,7 @@ from workflows.models import (
     ExecutionStatus,
     TriggerType,
 )
-from workflows.schedules import schedule_slot
+from workflows.schedules import schedule_previous, schedule_slot
 from workflows.services.audit import Actor, audit_record
 from workflows.services.executions import execution_create, execution_definition
 from workflows.services.overlap import OverlapSkipped
@@ -53,6 +59,8 @@ FIRE_TASK = "workflows.fire_schedule"
 # one slot after the first is a no-op, so a late or lost tick does not lose the slot.
 INTERVAL_TICKS_PER_SLOT = 4
 MISFIRE_REASON = "beat_late"
+# A fire looks back over at most this many passed-over slots; a longer gap is "at least" this.
+PASSED_OVER_LIMIT = 1000
 # The audit action of a slot the workflow's overlap policy (skip) did not start.
 SKIPPED_ACTION = "skipped"
 
@@ -171,10 +179,27 @@ def schedule_fire(*, workflow_id: int, now: datetime | None = None) -> Automatio
         return None
     if _skip_recorded(workflow=workflow, slot=slot):
         return None
-    late_s = (now - slot).total_seconds()
-    if late_s > settings.SCHEDULE_MISFIRE_GRACE_S and not settings.SCHEDULE_CATCH_UP_LAST:
-        _misfire_record(workflow=workflow, slot=slot, late_s=late_s, now=now)
-        return None
+    grace = timedelta(seconds=settings.SCHEDULE_MISFIRE_GRACE_S)
+    passed_over, more = _passed_over(workflow=workflow, slot=slot, now=now)
+    missed = [earlier for earlier in passed_over if now - earlier > grace]
+    missed_now = now - slot > grace and not settings.SCHEDULE_CATCH_UP_LAST
+    if missed or missed_now:
+        _misfire_record(
+            workflow=workflow, slots=[*missed, slot] if missed_now else missed, more=more, now=now
+        )
+    for earlier in passed_over[len(missed) :]:
+        logger.warning(
+            "workflow %s: slot %s had no fire before the next slot (Beat or the control lane "
+            "stalled); started %.1f s late",
+            workflow.pk,
+            earlier.isoformat(),
+            (now - earlier).total_seconds(),
+        )
+        _slot_start(workflow=workflow, slot=earlier)
+    return None if missed_now else _slot_start(workflow=workflow, slot=slot)
+
+
+def _slot_start(*, workflow: AutomationWorkflow, slot: datetime) -> AutomationExecution | None:
     actor = Actor(ActorKind.SCHEDULE, workflow.schedule or "interval", slot.isoformat())
     try:
         execution, created = execution_create(
@@ -188,6 +213,46 @@ def schedule_fire(*, workflow_id: int, now: datetime | None = None) -> Automatio
         _skip_record(workflow=workflow, slot=slot, skipped=exc, actor=actor)
         return None
     return execution if created else None
+
+
+def _passed_over(
+    *, workflow: AutomationWorkflow, slot: datetime, now: datetime
+) -> tuple[list[datetime], bool]:
+    """The slots before ``slot`` that no fire reached, oldest first, and whether there were more
+    than PASSED_OVER_LIMIT. Only slots after the workflow's last recorded slot count, and none
+    before its last edit, the end of its pause, or the retention horizon (a pruned run is not a
+    missed one). On the usual fire the slot before is the last recorded one: one query."""
+    recorded = workflow.executions.filter(scheduled_for__lt=slot).order_by("-scheduled_for")
+    last = recorded.values_list("scheduled_for", flat=True).first()
+    horizon = now - timedelta(days=settings.EXECUTION_RETENTION_DAYS)
+    floor = max(
+        moment
+        for moment in (workflow.updated_at, workflow.schedule_paused_until, horizon)
+        if moment is not None
+    )
+    earlier: list[datetime] = []
+    previous = schedule_previous(workflow.trigger, workflow.schedule, slot)
+    while previous is not None and previous >= floor and (last is None or previous > last):
+        if len(earlier) == PASSED_OVER_LIMIT:
+            return _not_skipped(workflow=workflow, slots=earlier[::-1]), True
+        earlier.append(previous)
+        previous = schedule_previous(workflow.trigger, workflow.schedule, previous)
+    return _not_skipped(workflow=workflow, slots=earlier[::-1]), False
+
+
+def _not_skipped(*, workflow: AutomationWorkflow, slots: list[datetime]) -> list[datetime]:
+    """``slots`` without those the overlap policy skipped already (they are recorded)."""
+    if not slots:
+        return slots
+    skipped = set(
+        AuditEntry.objects.filter(
+            object_type="workflow",
+            object_id=str(workflow.pk),
+            action=SKIPPED_ACTION,
+            detail__slot__in=[slot.isoformat() for slot in slots],
+        ).values_list("detail__slot", flat=True)
+    )
+    return [slot for slot in slots if slot.isoformat() not in skipped]
 
 
 def _skip_recorded(*, workflow: AutomationWorkflow, slot: datetime) -> bool:
@@ -221,14 +286,25 @@ def _skip_record(
 
 
 def _misfire_record(
-    *, workflow: AutomationWorkflow, slot: datetime, late_s: float, now: datetime
+    *, workflow: AutomationWorkflow, slots: list[datetime], more: bool, now: datetime
 ) -> None:
-    """Record the skipped slot as a cancelled execution that never runs. It holds the slot's
-    unique place, so no later fire can start the slot either."""
+    """Record missed ``slots`` (oldest first; ``more``: there were older ones too) as one
+    cancelled execution that never runs, for the newest. It holds that slot's unique place, so
+    no later fire can start it, and later fires look back no further than it."""
     grace = settings.SCHEDULE_MISFIRE_GRACE_S
+    slot = slots[-1]
+    late_s = (now - slot).total_seconds()
+    if len(slots) == 1 and not more:
+        what = f"Slot {slot.isoformat()} skipped: Beat fired it"
+    else:
+        count = f"at least {len(slots)}" if more else str(len(slots))
+        what = (
+            f"{count} slots from {slots[0].isoformat()} to {slot.isoformat()} skipped: "
+            "Beat fired the last of them"
+        )
     message = (
-        f"Slot {slot.isoformat()} skipped: Beat fired it {late_s:.0f} s late, more than "
-        f"SCHEDULE_MISFIRE_GRACE_S ({grace:.0f} s). Was Beat down or overloaded?"
+        f"{what} {late_s:.0f} s late, more than SCHEDULE_MISFIRE_GRACE_S ({grace:.0f} s). "
+        "Was Beat down or overloaded?"
     )
     try:
         with transaction.atomic():
@@ -237,7 +313,13 @@ def _misfire_record(
                 trigger_type=TriggerType.SCHEDULE,
                 trigger_payload={
                     "scheduled_for": slot.isoformat(),
-                    "misfire": {"late_s": round(late_s, 3), "reason": MISFIRE_REASON},
+                    "misfire": {
+                        "late_s": round(late_s, 3),
+                        "reason": MISFIRE_REASON,
+                        "slots": len(slots),
+                        "first": slots[0].isoformat(),
+                        "more": more,
+                    },
                 },
                 definition=execution_definition(workflow),
                 workflow_version=workflow.version,
