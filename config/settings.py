@@ -346,6 +346,8 @@ EXECUTION_REQUEUE_AFTER_S = env_float("EXECUTION_REQUEUE_AFTER_S", 30.0, minimum
 # An execution taken by a worker more often than this is failed instead of looping forever.
 EXECUTION_MAX_DELIVERIES = env_int("EXECUTION_MAX_DELIVERIES", 5, minimum=1)
 EXECUTION_RETENTION_DAYS = env_int("EXECUTION_RETENTION_DAYS", 90, minimum=1)
+# How long a signed approval link (in a Slack, Telegram or email message) stays usable.
+APPROVAL_LINK_MAX_AGE_S = env_int("APPROVAL_LINK_MAX_AGE_S", 7 * 86400, minimum=60)
 
 STEP_DEFAULT_TIMEOUT_S = env_float("STEP_DEFAULT_TIMEOUT_S", 30.0, minimum=0.1, maximum=3600)
 # Action types of this installation beside the built-in ones: "type=dotted.path.Class,…".

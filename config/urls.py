@@ -3,11 +3,14 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from analytics.metrics import metrics_view
+from dashboard.views.approval_links import approval_link_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/workflow-orchestration/", include("config.api")),
     path("dashboard/", include("dashboard.urls")),
+    # Signed, single-use approval links sent in Slack, Telegram and email messages.
+    path("approvals/<str:token>/", approval_link_view, name="approval-link"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from a URL: the docs run under a CSP that allows
     # no inline script.

@@ -15,6 +15,7 @@ from dashboard.forms import DecisionForm, RunAgainForm
 from dashboard.graph import workflow_graph
 from dashboard.views.access import staff_required
 from dashboard.views.common import paginate
+from workflows.approvals import ApprovalRefused
 from workflows.models import AutomationExecution, ExecutionStatus, TriggerType
 from workflows.services.audit import actor_of_request
 from workflows.services.bulk import BULK_LIMIT
@@ -169,11 +170,15 @@ def _decide(request: HttpRequest, execution_id: int, *, approved: bool) -> HttpR
             comment=form.cleaned_data["comment"],
             actor=actor_of_request(request),
         )
-    except ExecutionConflict as exc:
+    except (ExecutionConflict, ApprovalRefused) as exc:
         messages.error(request, str(exc))
         current = selectors.execution_get(execution_id=execution_id)
+        refused = isinstance(exc, ApprovalRefused) and exc.kind == "forbidden"
         return render(
-            request, "dashboard/executions/detail.html", _detail_context(current), status=409
+            request,
+            "dashboard/executions/detail.html",
+            _detail_context(current),
+            status=403 if refused else 409,
         )
     verdict = "approved: it goes on" if approved else "rejected: it fails at its approval step"
     messages.success(request, f"Execution #{execution.pk} {verdict}.")

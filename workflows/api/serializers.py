@@ -320,6 +320,17 @@ class ExecuteAcceptedSerializer(serializers.Serializer):
 class DecisionSerializer(StrictSerializer):
     comment = text_field(max_length=2000, required=False, default="", allow_blank=True)
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Declared here: a class attribute named ``fields`` would hide Serializer.fields.
+        declared = super().get_fields()
+        declared["fields"] = serializers.DictField(
+            child=text_field(max_length=5000, allow_blank=True, trim_whitespace=False),
+            required=False,
+            allow_empty=True,
+            help_text="When approving: new values for the approval step's declared fields.",
+        )
+        return declared
+
 
 class DryRunStepSerializer(serializers.Serializer):
     id = serializers.CharField()

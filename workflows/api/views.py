@@ -244,6 +244,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             approved=approved,
             user=request.user,
             comment=decision.validated_data["comment"],
+            fields=decision.validated_data.get("fields"),
             actor=actor_of_request(request),
         )
         return Response(ExecutionDetailSerializer(execution).data, status=status.HTTP_202_ACCEPTED)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from opentelemetry.trace import SpanKind
 
 from core.tracing import span, span_set, traceparent
+from workflows.approvals import ApprovalRefused, LinkClaim, vote_apply
 from workflows.dispatch import dispatch_mark
 from workflows.models import (
     FINISHED_STATUSES,
@@ -302,11 +303,17 @@ def execution_decide(
     user: Any,
     comment: str = "",
     actor: Actor | None = None,
+    fields: dict[str, Any] | None = None,
+    via: str = "api",
+    link: LinkClaim | None = None,
 ) -> AutomationExecution:
-    """Approve or reject the approval step an execution is waiting on, and resume it. The
-    ``actor`` is audited.
+    """Count ``user``'s vote on the approval step the execution waits on (approve, with
+    ``fields`` edited, or reject); once the votes decide (workflows/approvals.py), resume it.
+    Every vote is audited. ``link``: the vote comes through a signed link, which is then spent.
 
-    Raises ExecutionConflict unless the execution waits on an undecided approval step.
+    Raises ExecutionConflict unless the execution waits on an undecided approval step (the
+    link's step, for a link), and ApprovalRefused for a user who may not decide (or has), a link
+    used already, or fields the step does not declare.
     """
     with transaction.atomic():
         locked = AutomationExecution.objects.select_for_update().get(pk=execution.pk)
@@ -317,18 +324,36 @@ def execution_decide(
         )
         if locked.status != ExecutionStatus.WAITING or step is None:
             raise ExecutionConflict(f"Execution {locked.pk} is not waiting for an approval.")
+        if link is not None and link.step_id != step.step_id:
+            raise ExecutionConflict(f"Step {link.step_id!r} of execution {locked.pk} is decided.")
         if step.output.get("decision"):
             raise ExecutionConflict(f"Execution {locked.pk} was already {step.output['decision']}.")
+        spent = list(step.output.get("links_used") or [])
+        if link is not None and link.nonce in spent:
+            raise ApprovalRefused("This link was used already: each link decides once.", "conflict")
         now = timezone.now()
-        step.output = {
-            **step.output,
-            "decision": "approved" if approved else "rejected",
-            "decided_by": getattr(user, "username", "") or "someone",
-            "decided_at": now.isoformat(),
-            "comment": comment,
-        }
+        step.output = vote_apply(
+            step.output,
+            step.input,
+            user=user,
+            approved=approved,
+            comment=comment,
+            edits=fields,
+            via=via,
+            at=now.isoformat(),
+        )
+        if link is not None:
+            step.output["links_used"] = [*spent, link.nonce]
         step.save(update_fields=["output"])
-        _audit(actor, step.output["decision"], locked, step_id=step.step_id, comment=comment)
+        decision = step.output.get("decision")
+        detail: dict[str, Any] = {"step_id": step.step_id, "comment": comment, "via": via}
+        if fields:
+            detail["fields"] = sorted(fields)
+        if decision is None:
+            vote = "approve" if approved else "reject"
+            _audit(actor, "voted", locked, vote=vote, by=user.get_username(), **detail)
+            return locked
+        _audit(actor, decision, locked, by=user.get_username(), **detail)
         locked.status = ExecutionStatus.QUEUED
         locked.next_attempt_at = None
         locked.dispatched_at = dispatch_mark(now)
