@@ -33,6 +33,12 @@ class Approval:
     decided_at: datetime | None
     comment: str
     timed_out: bool
+    # The approvers named (users, groups; empty: any staff member), the approvals needed, the
+    # votes so far, and the declared fields' current values.
+    approvers: tuple[str, ...]
+    quorum: int
+    votes: tuple[dict[str, Any], ...]
+    fields: dict[str, str]
 
     @property
     def is_open(self) -> bool:
@@ -67,7 +73,26 @@ def approval_of(step: AutomationExecutionStep) -> Approval | None:
         decided_at=_when(output.get("decided_at")),
         comment=str(output.get("comment") or ""),
         timed_out=bool(output.get("timed_out")),
+        approvers=_approvers(params),
+        quorum=int(params.get("quorum") or 1),
+        votes=tuple(vote for vote in output.get("votes") or () if isinstance(vote, dict)),
+        fields={
+            str(name): str(value)
+            for name, value in {
+                **(params.get("fields") or {}),
+                **(output.get("fields") or {}),
+            }.items()
+        },
     )
+
+
+def _approvers(params: dict[str, Any]) -> tuple[str, ...]:
+    named = params.get("approvers")
+    if not isinstance(named, dict):
+        return ()
+    users = [str(name) for name in named.get("users") or []]
+    groups = [f"group {name}" for name in named.get("groups") or []]
+    return tuple(users + groups)
 
 
 def approval_pending(execution: AutomationExecution) -> Approval | None:

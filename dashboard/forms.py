@@ -25,6 +25,7 @@ from core.parsing import BoundedJSONDecoder, json_loads
 from integrations.platforms.registry import PLATFORMS
 from integrations.services import connection_validate
 from workflows.api.serializers import WorkflowSerializer
+from workflows.approvals import FIELD_MAX_LENGTH
 from workflows.models import AutomationWorkflow, OverlapPolicy, WorkflowType
 from workflows.services.jobs import MAX_CONCURRENCY_DEFAULT, MAX_CONCURRENCY_MAX
 
@@ -249,7 +250,10 @@ class RunAgainForm(PayloadForm):
 
 
 class DecisionForm(forms.Form):
-    """The comment that goes with approving or rejecting a waiting execution."""
+    """The comment that goes with approving or rejecting a waiting execution, and the approval
+    step's declared fields (``fields``: their current values), editable when approving."""
+
+    FIELD_PREFIX = "field-"
 
     comment = forms.CharField(
         required=False,
@@ -257,6 +261,27 @@ class DecisionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Optional; kept with the decision and shown on the execution.",
     )
+
+    def __init__(self, *args: Any, fields: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, value in (fields or {}).items():
+            self.fields[f"{self.FIELD_PREFIX}{name}"] = forms.CharField(
+                label=name.replace("_", " ").capitalize(),
+                initial=value,
+                max_length=FIELD_MAX_LENGTH,
+                required=False,
+                strip=False,
+                widget=forms.Textarea(attrs={"rows": 3}),
+            )
+
+    def edits(self) -> dict[str, str]:
+        """The declared fields as submitted, by name."""
+        prefix = self.FIELD_PREFIX
+        return {
+            name.removeprefix(prefix): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(prefix)
+        }
 
 
 class OrchestrationRunForm(forms.Form):

@@ -4,7 +4,6 @@ to preview them); the form's POST does, once. The link's checks: workflows/appro
 
 from typing import Any
 
-from django import forms
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -12,37 +11,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from dashboard.approvals import approval_of
-from workflows.approvals import FIELD_MAX_LENGTH, ApprovalRefused, LinkClaim, link_read
+from dashboard.forms import DecisionForm
+from workflows.approvals import ApprovalRefused, LinkClaim, link_read
 from workflows.models import ActorKind, AutomationExecution, AutomationExecutionStep
 from workflows.services.audit import Actor
 from workflows.services.executions import ExecutionConflict, execution_decide
 
 TEMPLATE = "dashboard/approvals/link.html"
-
-
-class LinkDecisionForm(forms.Form):
-    comment = forms.CharField(
-        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
-    )
-
-    def __init__(self, *args: Any, fields: dict[str, str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name, value in fields.items():
-            self.fields[f"field-{name}"] = forms.CharField(
-                label=name.replace("_", " ").capitalize(),
-                initial=value,
-                max_length=FIELD_MAX_LENGTH,
-                required=False,
-                widget=forms.Textarea(attrs={"rows": 3}),
-            )
-
-    def edits(self) -> dict[str, str]:
-        prefix = "field-"
-        return {
-            name[len(prefix) :]: value
-            for name, value in self.cleaned_data.items()
-            if name.startswith(prefix)
-        }
 
 
 def _page(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -78,8 +53,6 @@ def approval_link_view(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, {"problem": problem}, status=410)
     execution: AutomationExecution = step.execution
     approval = approval_of(step)
-    declared = (step.input or {}).get("fields") or {}
-    current = {**declared, **((step.output or {}).get("fields") or {})}
     context: dict[str, Any] = {
         "approval": approval,
         "execution": execution,
@@ -92,7 +65,7 @@ def approval_link_view(request: HttpRequest, token: str) -> HttpResponse:
     if approval is None or not approval.is_open or execution.status != "waiting":
         context["problem"] = "This approval is no longer open: it was decided, or the run ended."
         return _page(request, context, status=410)
-    form = LinkDecisionForm(request.POST or None, fields=current)
+    form = DecisionForm(request.POST or None, fields=approval.fields)
     context["form"] = form
     if request.method == "GET":
         return _page(request, context)

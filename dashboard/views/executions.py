@@ -76,12 +76,14 @@ def _detail_context(
         actions=definition.get("actions") or [],
         statuses={step.step_id: step.status for step in execution.steps.all()},
     )
+    approval = approval_pending(execution)
     return {
         **TAB,
         "execution": execution,
         "graph": graph,
-        "approval": approval_pending(execution),
-        "decision_form": decision_form or DecisionForm(),
+        "approval": approval,
+        "decision_form": decision_form
+        or DecisionForm(fields=approval.fields if approval else None),
         "again_form": again_form or RunAgainForm(initial={"payload": execution.trigger_payload}),
     }
 
@@ -158,7 +160,8 @@ def _decide(request: HttpRequest, execution_id: int, *, approved: bool) -> HttpR
     long is a 400 with the error beside it; an execution with nothing to decide (any more) a 409
     saying why, with the page as it is now."""
     execution = selectors.execution_get(execution_id=execution_id)
-    form = DecisionForm(request.POST)
+    pending = approval_pending(execution)
+    form = DecisionForm(request.POST, fields=pending.fields if pending else None)
     if not form.is_valid():
         page = _detail_context(execution, form)
         return render(request, "dashboard/executions/detail.html", page, status=400)
@@ -168,6 +171,8 @@ def _decide(request: HttpRequest, execution_id: int, *, approved: bool) -> HttpR
             approved=approved,
             user=request.user,
             comment=form.cleaned_data["comment"],
+            fields=form.edits() if approved else None,
+            via="dashboard",
             actor=actor_of_request(request),
         )
     except (ExecutionConflict, ApprovalRefused) as exc:

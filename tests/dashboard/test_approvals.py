@@ -10,10 +10,15 @@ from tests.dashboard.data import (
     APPROVAL_MESSAGE,
     execution_waiting_for_approval,
 )
-from tests.factories import ExecutionFactory, ExecutionStepFactory, WorkflowFactory
+from tests.factories import (
+    ExecutionFactory,
+    ExecutionStepFactory,
+    UserFactory,
+    WorkflowFactory,
+)
 from workflows.engine import execution_run
 from workflows.models import AutomationExecution
-from workflows.services.executions import execution_create
+from workflows.services.executions import execution_create, execution_decide
 
 
 def paused_on_approval(**params) -> AutomationExecution:
@@ -206,3 +211,37 @@ def test_only_staff_decide(plain_client, client, verb):
     execution.refresh_from_db()
     assert execution.status == "waiting"
     assert "decision" not in execution.steps.get().output
+
+
+def test_the_panel_names_the_approvers_counts_votes_and_edits_the_declared_fields(staff_client):
+    alice = UserFactory(username="alice", is_staff=True)
+    execution = paused_on_approval(
+        approvers={"users": ["alice", "staff"]},
+        quorum=2,
+        fields={"share_message": "Draft text"},
+    )
+    execution_decide(execution=execution, approved=True, user=alice, comment="fine")
+    page = detail(staff_client, execution)
+    assert "Approvers: alice, staff · 1 vote, 2 approvals needed" in page
+    assert "<li>alice: approved (fine)</li>" in page
+    assert '<label for="id_field-share_message">Share message</label>' in page
+    assert "Draft text" in page
+    response = staff_client.post(
+        f"/dashboard/executions/{execution.pk}/approve/",
+        {"comment": "", "field-share_message": "Final text"},
+    )
+    assert response.status_code == 302
+    execution = resumed(execution)
+    assert execution.status == "completed"
+    outcome = execution.context["steps"]["ask"]
+    assert outcome["fields"] == {"share_message": "Final text"}
+    assert [vote["via"] for vote in outcome["votes"]] == ["api", "dashboard"]
+
+
+def test_a_staff_member_who_is_not_an_approver_gets_a_403_that_says_so(staff_client):
+    UserFactory(username="alice", is_staff=True)
+    execution = paused_on_approval(approvers={"users": ["alice"]})
+    response = staff_client.post(f"/dashboard/executions/{execution.pk}/approve/", {})
+    assert response.status_code == 403
+    assert "staff is not an approver of this step." in response.content.decode()
+    assert AutomationExecution.objects.get(pk=execution.pk).status == "waiting"
