@@ -147,14 +147,18 @@ class NotifyAction(Action):
         channel = params["channel"]
         connection_id = params.get("connection")
         connection = _connection_load(connection_id) if connection_id else None
+        data = {"execution_id": step.execution_id, "workflow_id": step.workflow_id,
+                "step_id": step.step_id, "idempotency_key": step.idempotency_key}  # fmt: skip
+        if params.get("buttons"):
+            # Not a param of the schema: an approval step adds its Slack buttons here.
+            data["buttons"] = params["buttons"]
         message = Message(
             text=params["message"],
             title=params.get("subject", ""),
             severity=params.get("severity", Severity.INFO),
             url=execution_link(step.execution_id),
-            data={"execution_id": step.execution_id, "workflow_id": step.workflow_id,
-                  "step_id": step.step_id, "idempotency_key": step.idempotency_key},
-        )  # fmt: skip
+            data=data,
+        )
         target = Target(connection=connection, recipients=params.get("recipients") or [])
         result = channel_get(channel).send(target, message)
         output = {"channel": channel, "delivered": result.ok, "detail": result.detail}

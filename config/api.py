@@ -16,7 +16,7 @@ from workflows.api.jobs import JobViewSet
 from workflows.api.revisions import WorkflowRevisionViewSet
 from workflows.api.schedule import WorkflowScheduleView
 from workflows.api.suites import WorkflowTestRunView, WorkflowTestViewSet
-from workflows.api.triggers import EventView, WebhookView
+from workflows.api.triggers import EventView, SlackInteractionView, WebhookView
 from workflows.api.views import ExecutionViewSet, WorkflowViewSet
 
 
@@ -48,6 +48,11 @@ urlpatterns = [
     re_path(r"^events/?$", EventView.as_view(), name="events"),
     re_path(r"^actions/?$", ActionCatalogueView.as_view(), name="action-catalogue"),
     re_path(r"^hooks/(?P<token>[A-Za-z0-9_-]{1,100})/?$", WebhookView.as_view(), name="webhook"),
+    re_path(
+        r"^integrations/slack/(?P<connection_id>[0-9]{1,18})/interactions/?$",
+        SlackInteractionView.as_view(),
+        name="slack-interactions",
+    ),
     # versions/{article_id}/… is keyed by the article, not a version id: routes spelled out.
     re_path(r"^versions/?$", VersionViewSet.as_view({"post": "create"}), name="version-create"),
     re_path(

@@ -25,6 +25,9 @@ from django.urls import reverse
 from core.site import absolute_url
 
 LINK_SALT = "workflows.approval-link"
+BUTTON_SALT = "workflows.approval-button"
+# The action_id of the Slack buttons an approval posts.
+BUTTON_APPROVE, BUTTON_REJECT = "approval_approve", "approval_reject"
 FIELD_MAX_LENGTH = 5000
 
 
@@ -183,3 +186,24 @@ def links_text(*, execution_id: int, step_id: str, users: list[Any]) -> str:
         for user in users
     ]
     return "Review and decide (a personal link each, usable once):\n" + "\n".join(lines)
+
+
+def buttons_make(*, execution_id: int, step_id: str) -> list[dict[str, str]]:
+    """Approve and Reject buttons for a Slack app's message. Their value is signed; who clicked
+    is told by Slack, so the same buttons serve every approver in the channel."""
+    value = signing.dumps({"e": execution_id, "s": step_id}, salt=BUTTON_SALT, compress=True)
+    return [
+        {"text": "Approve", "value": value, "action_id": BUTTON_APPROVE, "style": "primary"},
+        {"text": "Reject", "value": value, "action_id": BUTTON_REJECT, "style": "danger"},
+    ]
+
+
+def button_read(value: str) -> tuple[int, str]:
+    """The execution and step a button names. Raises ApprovalRefused (``invalid``)."""
+    try:
+        claim = signing.loads(value, salt=BUTTON_SALT, max_age=settings.APPROVAL_LINK_MAX_AGE_S)
+        return int(claim["e"]), str(claim["s"])
+    except signing.SignatureExpired as exc:
+        raise ApprovalRefused("These buttons have expired.", "invalid") from exc
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise ApprovalRefused("This button is not one of ours.", "invalid") from exc

@@ -1,5 +1,9 @@
 """Slack: an incoming webhook (``webhook_url``) or the Web API (``credentials.token``).
 
+A Slack app connection (a token and ``credentials.signing_secret``) also shows a message's
+``data["buttons"]`` as Block Kit buttons; Slack posts the clicks to the interactivity URL, signed
+with that secret, and ``user_email`` (``users.info``) tells who clicked.
+
 Incoming webhooks answer 200 ``ok``, or an error status with a text code (400 invalid_payload,
 403 action_prohibited, 404 channel_not_found, 410 channel_is_archived, 500 rollup_error); there is
 no check without a post, so verify posts a test message. The Web API answers HTTP 200 even when it
@@ -37,6 +41,7 @@ class Slack(Platform):
     label = "Slack"
     api_root = "https://slack.com/api"
     config_keys = frozenset({"channel"})
+    credential_keys = frozenset({"signing_secret"})
 
     def check_fields(
         self, errors: Errors, credentials: Mapping[str, Any], webhook_url: str,
@@ -64,15 +69,36 @@ class Slack(Platform):
         channel = (connection.config or {}).get("channel")
         if not channel:
             return SendResult(False, None, "config.channel is not set (needed with a token)")
-        answer, response = self._call(
-            connection, "chat.postMessage", {"channel": channel, "text": text}
-        )
+        post: dict[str, Any] = {"channel": channel, "text": text}
+        if message.data.get("buttons"):
+            post["blocks"] = _blocks(text, message.data["buttons"])
+        answer, response = self._call(connection, "chat.postMessage", post)
         if answer.get("ok"):
             return SendResult(True, response.status_code, f"posted to {channel}")
         retryable = (
             status_retryable(response.status_code) or answer.get("error") in RETRYABLE_ERRORS
         )
         return SendResult(False, response.status_code, _error_detail(answer, response), retryable)
+
+    def user_email(self, connection: IntegrationConnection, user_id: str) -> str | None:
+        """The e-mail address of a user of the connection's workspace (``users.info``; the app
+        needs the ``users:read.email`` scope), or None."""
+        # A read method: its arguments go in the query string (Slack takes JSON bodies only for
+        # write methods).
+        token = connection.credentials.get("token", "")
+        response = connection_request(
+            connection, "GET", f"{connection.api_base(self.api_root)}/users.info",
+            params={"user": user_id}, headers={"Authorization": f"Bearer {token}"},
+            timeout_s=TIMEOUT_S,
+        )  # fmt: skip
+        try:
+            answer = response.json()
+        except ValueError:
+            return None
+        user = answer.get("user") if isinstance(answer, dict) and answer.get("ok") else None
+        profile = user.get("profile") if isinstance(user, dict) else None
+        email = profile.get("email") if isinstance(profile, dict) else None
+        return email if isinstance(email, str) and email else None
 
     def _post_webhook(self, connection: IntegrationConnection, text: str) -> SendResult:
         response = connection_request(
@@ -110,3 +136,20 @@ def _format(message: Message) -> str:
     title = f"*{message.title}*" if message.title else ""
     link = f"<{message.url}>" if message.url else ""
     return "\n".join(part for part in (title, message.text, link) if part)
+
+
+def _blocks(text: str, buttons: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The text as a section, then a row of buttons (``text``, ``value``, ``action_id``, and
+    ``style`` primary or danger)."""
+    elements = [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": button["text"]},
+            "value": button["value"],
+            "action_id": button["action_id"],
+            **({"style": button["style"]} if button.get("style") else {}),
+        }
+        for button in buttons
+    ]
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    return [section, {"type": "actions", "elements": elements}]

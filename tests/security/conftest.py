@@ -174,6 +174,10 @@ def world_create(*, connection_url: str = "http://127.0.0.1:9/hook") -> World:
         execution=execution, step_index=0, step_id="set", step_type="transform", status="failed"
     )
     connection = ConnectionFactory(webhook_url=connection_url)
+    slack_app = ConnectionFactory(
+        platform="slack", webhook_url="", config={"channel": "#editorial"},
+        credentials={"token": "xoxb-security", "signing_secret": "security-secret"},
+    )  # fmt: skip
     alert = AlertFactory(channel="webhook", connection=connection)
     AlertDelivery.objects.create(
         alert=alert, event="execution.failed", severity="critical", fold_key="x", payload={}
@@ -203,6 +207,7 @@ def world_create(*, connection_url: str = "http://127.0.0.1:9/hook") -> World:
         "version_number": 1,
         "token": workflow.webhook_token,
         "workflow_id": workflow.pk,
+        "connection_id": slack_app.pk,
         "number": 1,
         "a": 1,
         "b": 1,

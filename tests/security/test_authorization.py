@@ -53,10 +53,17 @@ def _webhook(role: str, status: int) -> bool:
     return status == 202
 
 
+def _slack_signed(role: str, status: int) -> bool:
+    # Anonymous by design, like a webhook, but only a request signed with the Slack app's
+    # signing secret acts: an unsigned one is a 401 whoever sends it.
+    return status == 401
+
+
 STAFF = Access("staff only", _staff_only)
 SIGNED_IN = Access("any signed-in user (own data)", _signed_in)
 PUBLIC = Access("anyone", _public_health)
 WEBHOOK = Access("anyone, at the workflow's secret URL", _webhook)
+SLACK_SIGNED = Access("anyone, signed with the Slack app's secret", _slack_signed)
 
 # The one table: a path pattern of the schema (below the API root) → its access, for every method
 # or per method. A pattern or method missing here fails the test that meets it.
@@ -91,6 +98,7 @@ MATRIX: dict[str, Access | dict[str, Access]] = {
     "jobs/{id}/cancel": STAFF,
     "events": STAFF,
     "hooks/{token}": {"post": WEBHOOK},
+    "integrations/slack/{connection_id}/interactions": {"post": SLACK_SIGNED},
     "articles": STAFF,
     "articles/{id}": STAFF,
     "articles/{id}/publish": STAFF,

@@ -11,6 +11,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from integrations.models import IntegrationConnection
 from workflows.actions.base import Action, ActionError, StepRun, StepWaiting
 from workflows.actions.registry import action_get
 from workflows.approvals import (
@@ -18,6 +19,7 @@ from workflows.approvals import (
     approvers_configured,
     approvers_escalated,
     approvers_of,
+    buttons_make,
     fields_edited,
     links_text,
 )
@@ -234,11 +236,26 @@ def _notify(
         links = links_text(execution_id=step.execution_id, step_id=step.step_id, users=approvers)
         message = f"{message}\n\n{links}"
     sender = replace(step, step_id=f"{step.step_id}{key}") if key else step
+    sent = {**notify_params, "message": message}
+    if _slack_app(notify_params):
+        sent["buttons"] = buttons_make(execution_id=step.execution_id, step_id=step.step_id)
     try:
-        action_get("notify").run({**notify_params, "message": message}, sender)
+        action_get("notify").run(sent, sender)
     except ActionError as exc:
         return {"notified": True, "notify_error": exc.message}
     return {"notified": True}
+
+
+def _slack_app(notify_params: dict[str, Any]) -> bool:
+    """Whether the notification goes to a Slack app that can take button clicks back: a token
+    (the Web API) and the app's signing secret."""
+    if notify_params.get("channel") != "slack" or not notify_params.get("connection"):
+        return False
+    connection = IntegrationConnection.objects.filter(
+        pk=notify_params["connection"], platform="slack"
+    ).first()
+    credentials = connection.credentials if connection is not None else {}
+    return bool(credentials.get("token") and credentials.get("signing_secret"))
 
 
 def _outcome(state: dict[str, Any], params: dict[str, Any], *, approved: bool) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from core.strict import StrictSerializer
 from workflows.api.views import IDEMPOTENCY_HEADER, idempotency_key_from
 from workflows.api.webhook_docs import webhook_schema
+from workflows.services.slack_interactions import InteractionRefused, slack_interaction
 from workflows.services.triggers import event_emit
 from workflows.services.webhooks import (
     WebhookBadRequest,
@@ -99,3 +100,37 @@ class WebhookView(APIView):
             {"execution_id": outcome.execution.pk, "duplicate": not outcome.created},
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+class SlackInteractionThrottle(SimpleRateThrottle):
+    scope = "webhook"
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        ident = f"slack-{view.kwargs.get('connection_id', '')}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class SlackInteractionView(APIView):
+    """Slack's interactivity request for a Slack app connection: a click on an approval's
+    buttons. Verified with the connection's signing secret; answered 200 with what it did."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+    throttle_classes = [SlackInteractionThrottle]
+
+    @extend_schema(
+        request={"application/x-www-form-urlencoded": {"type": "object"}},
+        responses={200: OpenApiResponse(description="{\"text\": what the click did}"),
+                   400: OpenApiResponse(), 401: OpenApiResponse(), 404: OpenApiResponse()},
+    )  # fmt: skip
+    def post(self, request: Request, connection_id: str) -> Response:
+        try:
+            text = slack_interaction(
+                connection_id=int(connection_id),
+                body=request.body,
+                headers=request.headers,
+                now=timezone.now(),
+            )
+        except InteractionRefused as exc:
+            return Response({"detail": exc.message}, status=exc.status)
+        return Response({"text": text})
