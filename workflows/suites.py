@@ -12,7 +12,12 @@ Apprise say they sent without sending, and any other connection is refused
 each a JMESPath ``path`` into that document with ``equals`` (the same JSON value), ``contains``
 (an item of a list, a key of an object, a substring of a string) or ``matches`` (a regular
 expression searched in the value's text). A run ends where the engine would hand it back to a
-worker: a wait, an approval or a retry's backoff leave it ``waiting`` or ``queued``.
+worker: a wait, an approval or a retry's backoff leave it ``waiting`` or ``queued``. Children a
+``run_workflow`` step starts run in the case too, and a parent waiting for one goes on when it
+finishes, as workers would run them.
+
+A mock answers the requests whose URL starts with its ``url``, or, with ``connection`` (an id)
+instead, those sent through that connection: to its webhook URL or its API base.
 """
 
 import json
@@ -22,15 +27,19 @@ from typing import Any
 
 import jmespath
 from django.db import transaction
+from django.utils import timezone
 
 from integrations.http import OutboundMock, outbound_sealed
+from integrations.selectors import connection_url
 from workflows.engine import execution_run
 from workflows.models import ActorKind, AutomationExecution, AutomationWorkflow, WorkflowTest
 from workflows.services.audit import Actor
+from workflows.services.dispatch import executions_due
 from workflows.services.executions import execution_create
 from workflows.services.overlap import OverlapSkipped
 
 CHECKS = ("equals", "contains", "matches")
+TREE_ROUNDS = 20
 
 
 @dataclass
@@ -67,8 +76,43 @@ def _result(execution: AutomationExecution, requests: list[str]) -> dict[str, An
     }
 
 
+def _run_tree(root: AutomationExecution) -> None:
+    """Run the execution, then what it hands to workers in turn: the children it starts and
+    itself again when a child's finish wakes it, until nothing in the tree is due (at most
+    TREE_ROUNDS rounds). A retry's backoff or a wait is not due, and ends the case there."""
+    tree = {root.pk}
+    for _ in range(TREE_ROUNDS):
+        tree |= set(
+            AutomationExecution.objects.filter(parent_execution__in=tree).values_list(
+                "pk", flat=True
+            )
+        )
+        due = AutomationExecution.objects.filter(
+            executions_due(timezone.now()), pk__in=tree
+        ).order_by("pk")
+        ran = list(due.values_list("pk", flat=True))
+        if not ran:
+            return
+        for execution_id in ran:
+            execution_run(execution_id=execution_id, worker="workflow-test")
+
+
+def _mocks(given: list[dict[str, Any]]) -> list[OutboundMock]:
+    """The case's mocks; a connection's stands for its URL, and one whose connection is gone
+    (or sends no HTTP) answers nothing."""
+    mocks = []
+    for mock in given:
+        fields = dict(mock)
+        connection_id = fields.pop("connection", None)
+        if connection_id is not None:
+            fields["url"] = connection_url(connection_id)
+        if fields.get("url"):
+            mocks.append(OutboundMock(**fields))
+    return mocks
+
+
 def _run(workflow: AutomationWorkflow, case: WorkflowTest) -> dict[str, Any]:
-    mocks = [OutboundMock(**mock) for mock in case.mocks]
+    mocks = _mocks(case.mocks)
     try:
         with transaction.atomic(), outbound_sealed(mocks) as seal:
             execution, _ = execution_create(
@@ -77,7 +121,7 @@ def _run(workflow: AutomationWorkflow, case: WorkflowTest) -> dict[str, Any]:
                 payload=case.payload,
                 triggered_by=Actor(ActorKind.USER, f"workflow test {case.name!r}"),
             )
-            execution_run(execution_id=execution.pk, worker="workflow-test")
+            _run_tree(execution)
             execution.refresh_from_db()
             raise _RolledBack(_result(execution, seal.calls))
     except _RolledBack as done:

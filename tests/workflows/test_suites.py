@@ -183,3 +183,77 @@ def test_the_command_exits_1_when_a_case_fails(api, workflow, capsys):
     out = capsys.readouterr().out
     assert "FAIL Count › wrong (completed)" in out
     assert "1 passed, 1 failed" in out
+
+
+def test_a_mock_by_connection_answers_what_is_sent_through_it(api, staff_user):
+    slack = ConnectionFactory(
+        platform="slack", webhook_url="", credentials={"token": "xoxb-1"},
+        config={"channel": "#news", "api_base_url": "https://slack.internal.example/api"},
+    )  # fmt: skip
+    workflow = WorkflowFactory(
+        actions=[
+            {
+                "id": "tell",
+                "type": "notify",
+                "params": {"channel": "slack", "connection": slack.pk, "message": "Out"},
+            }
+        ]
+    )
+    case = {
+        "name": "slack refuses",
+        "mocks": [{"connection": slack.pk, "body": {"ok": False, "error": "channel_not_found"}}],
+        "expect": [
+            {"path": "steps.tell.status", "equals": "failed"},
+            {"path": "steps.tell.error", "contains": "notify via slack failed"},
+            {
+                "path": "requests[0]",
+                "equals": "POST https://slack.internal.example/api/chat.postMessage",
+            },
+        ],
+    }
+    assert post(api, workflow, case).status_code == 201
+    outcome = run(api, workflow)
+    assert outcome["passed"] == 1, outcome
+    both = post(
+        api, workflow, {**case, "name": "both", "mocks": [{"connection": slack.pk, "url": API}]}
+    )
+    assert both.status_code == 400
+    assert both.json()["mocks"]["0"]["url"] == ["Give exactly one of: url, connection."]
+    gone = post(api, workflow, {**case, "name": "gone", "mocks": [{"connection": 999999}]})
+    assert gone.status_code == 400
+    assert "999999 does not exist" in gone.json()["mocks"]["0"]["connection"][0]
+
+
+def test_a_child_workflow_runs_inside_the_case_and_its_result_reaches_the_parent(api):
+    WorkflowFactory(
+        name="Fetch the count",
+        actions=[{"id": "fetch", "type": "api_call", "params": {"url": API}}],
+    )
+    parent = WorkflowFactory(
+        actions=[
+            {
+                "id": "child",
+                "type": "run_workflow",
+                "params": {"workflow": "Fetch the count", "payload": {"x": 1}},
+            },
+            {
+                "id": "after",
+                "type": "transform",
+                "params": {"values": {"n": "{{ steps.child.steps.fetch.body.count }}"}},
+            },
+        ]
+    )
+    case = {
+        "name": "the child counts",
+        "mocks": [{"url": API, "body": {"count": 3}}],
+        "expect": [
+            {"path": "status", "equals": "completed"},
+            {"path": "steps.child.output.status", "equals": "completed"},
+            {"path": "steps.after.output.n", "equals": 3},
+            {"path": "requests", "equals": [f"GET {API}"]},
+        ],
+    }
+    assert post(api, parent, case).status_code == 201
+    outcome = run(api, parent)
+    assert outcome["cases"][0]["failures"] == [] and outcome["passed"] == 1
+    assert not AutomationExecution.objects.exists()

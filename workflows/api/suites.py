@@ -17,6 +17,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from core.strict import StrictFieldsMixin, StrictSerializer
+from integrations.selectors import connection_url
 from workflows.models import AutomationWorkflow, WorkflowTest
 from workflows.suites import CHECKS, workflow_tests_run
 
@@ -25,11 +26,32 @@ MAX_EXPECTATIONS = 50
 
 
 class MockSerializer(StrictSerializer):
-    url = serializers.URLField(max_length=2000, help_text="Requests whose URL starts with it.")
+    url = serializers.URLField(
+        max_length=2000, required=False, help_text="Requests whose URL starts with it."
+    )
+    connection = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Instead of url: the requests sent through this connection (to its webhook "
+        "URL or API base).",
+    )
     method = serializers.CharField(required=False, default="", max_length=10)
     status = serializers.IntegerField(default=200, min_value=100, max_value=599)
     body = serializers.JSONField(required=False, default=dict)
     headers = serializers.DictField(child=serializers.CharField(max_length=1000), default=dict)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("url" in attrs) == ("connection" in attrs):
+            raise serializers.ValidationError({"url": ["Give exactly one of: url, connection."]})
+        if "connection" in attrs and not connection_url(attrs["connection"]):
+            raise serializers.ValidationError(
+                {
+                    "connection": [
+                        f"Connection {attrs['connection']} does not exist or sends no HTTP."
+                    ]
+                }
+            )
+        return attrs
 
 
 class ExpectationSerializer(StrictSerializer):
