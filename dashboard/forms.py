@@ -262,6 +262,8 @@ class DecisionForm(forms.Form):
         help_text="Optional; kept with the decision and shown on the execution.",
     )
 
+    SEEN_PREFIX = "seen-"
+
     def __init__(self, *args: Any, fields: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name, value in (fields or {}).items():
@@ -273,15 +275,23 @@ class DecisionForm(forms.Form):
                 strip=False,
                 widget=forms.Textarea(attrs={"rows": 3}),
             )
+            # The value the page showed: a field left as it was is no edit, so a page opened
+            # before another approver's edit does not undo it.
+            self.fields[f"{self.SEEN_PREFIX}{name}"] = forms.CharField(
+                initial=value, required=False, strip=False, widget=forms.HiddenInput
+            )
 
     def edits(self) -> dict[str, str]:
-        """The declared fields as submitted, by name."""
-        prefix = self.FIELD_PREFIX
-        return {
-            name.removeprefix(prefix): value
-            for name, value in self.cleaned_data.items()
-            if name.startswith(prefix)
-        }
+        """The declared fields the approver changed, by name: sent, and not as the page
+        showed them."""
+        edits = {}
+        for key, value in self.cleaned_data.items():
+            if not key.startswith(self.FIELD_PREFIX) or key not in self.data:
+                continue
+            name = key.removeprefix(self.FIELD_PREFIX)
+            if value != self.cleaned_data.get(f"{self.SEEN_PREFIX}{name}"):
+                edits[name] = value
+        return edits
 
 
 class OrchestrationRunForm(forms.Form):

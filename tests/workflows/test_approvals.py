@@ -207,6 +207,31 @@ class TestLinks:
         late = browser.post(links["bob"], {"reject": "1"})
         assert late.status_code == 410 and b"no longer open" in late.content
 
+    def test_a_page_opened_before_another_approvers_edit_does_not_undo_it(
+        self, editors, slack, httpserver
+    ):
+        alice, *_ = editors
+        workflow = approval_workflow(
+            approvers={"users": ["alice", "bob"]},
+            quorum=2,
+            fields=FIELDS,
+            notify={"channel": "slack", "connection": slack.pk},
+        )
+        execution = run(workflow, {"title": "Spring"})
+        links = links_in(posted(httpserver)[0])
+        bobs_page = Client()
+        form = bobs_page.get(links["bob"]).context["form"]
+        shown = {name: form[name].value() or "" for name in form.fields}  # as in his browser
+        assert shown["field-share_message"] == shown["seen-share_message"] == "New: Spring"
+        api_as(alice).post(
+            f"{BASE}/executions/{execution.pk}/approve",
+            {"fields": {"share_message": "Alice's words"}},
+            format="json",
+        )
+        assert bobs_page.post(links["bob"], {**shown, "approve": "1"}).status_code == 200
+        execution = resume(execution)
+        assert execution.context["steps"]["share"] == {"text": "Alice's words"}
+
     def test_a_spent_link_cannot_vote_again_under_a_quorum(self, editors, slack, httpserver):
         workflow = approval_workflow(
             approvers={"groups": ["editors"]},
