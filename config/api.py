@@ -12,6 +12,11 @@ from workflows.api.actions import ActionCatalogueView
 from workflows.api.as_code import WorkflowExportView, WorkflowImportView
 from workflows.api.audit import AuditViewSet
 from workflows.api.backfill import WorkflowBackfillView
+from workflows.api.drafts import (
+    WorkflowDraftDryRunView,
+    WorkflowDraftPublishView,
+    WorkflowDraftView,
+)
 from workflows.api.jobs import JobViewSet
 from workflows.api.revisions import WorkflowRevisionViewSet
 from workflows.api.schedule import WorkflowScheduleView
@@ -86,6 +91,21 @@ urlpatterns = [
         r"^workflows/(?P<workflow_id>[0-9]{1,18})/backfill/?$",
         WorkflowBackfillView.as_view(),
         name="workflow-backfill",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/draft/?$",
+        WorkflowDraftView.as_view(),
+        name="workflow-draft",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/draft/publish/?$",
+        WorkflowDraftPublishView.as_view(),
+        name="workflow-draft-publish",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[0-9]{1,18})/draft/dry-run/?$",
+        WorkflowDraftDryRunView.as_view(),
+        name="workflow-draft-dry-run",
     ),
     re_path(
         r"^workflows/(?P<workflow_id>[0-9]{1,18})/tests/run/?$",

@@ -13,7 +13,8 @@ from dashboard.diffs import diff_view
 from dashboard.forms import RestoreForm, RevisionCompareForm
 from dashboard.views.access import staff_required
 from dashboard.views.common import paginate
-from workflows.models import AutomationWorkflow, WorkflowRevision
+from workflows.drafts import draft_changes
+from workflows.models import AutomationWorkflow, WorkflowDraft, WorkflowRevision
 from workflows.revisions import definition_text, workflow_revision_diff, workflow_revision_latest
 from workflows.services.workflows import workflow_revision_restore
 
@@ -58,6 +59,9 @@ def revision_list(request: HttpRequest, workflow_id: int) -> HttpResponse:
         "form": form,
         "query": query.urlencode(),
     }
+    draft = WorkflowDraft.objects.filter(workflow=workflow).select_related("updated_by").first()
+    if draft is not None:
+        context.update(draft=draft, draft_changes=draft_changes(workflow, draft))
     if latest is not None and form.is_valid():
         data = form.cleaned_data
         context.update(_comparison(workflow, data["from_revision"], data["to_revision"]))

@@ -12,6 +12,7 @@ from workflows.models import AutomationWorkflow
 FREE_FORM = {
     "workflows/{id}/execute",
     "workflows/{id}/dry-run",
+    "workflows/{workflow_id}/draft/dry-run",
     "hooks/{token}",
     "integrations/slack/{connection_id}/interactions",
 }

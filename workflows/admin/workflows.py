@@ -12,6 +12,7 @@ from core.admin import ReadOnlyAdminMixin
 from workflows.definition import definition_validate
 from workflows.models import (
     AutomationWorkflow,
+    WorkflowDraft,
     WorkflowRevision,
     WorkflowTest,
 )
@@ -204,3 +205,11 @@ class WorkflowTestAdmin(admin.ModelAdmin):
     list_select_related = ["workflow"]
     list_filter = ["workflow"]
     search_fields = ["name", "workflow__name"]
+
+
+@admin.register(WorkflowDraft)
+class WorkflowDraftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Unpublished edits: read here, edited and published through the API."""
+
+    list_display = ["workflow", "based_on", "updated_by", "updated_at"]
+    readonly_fields = ["workflow", "definition", "based_on", "updated_by", "updated_at"]

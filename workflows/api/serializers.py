@@ -105,6 +105,7 @@ class WorkflowSerializer(StrictFieldsMixin, serializers.ModelSerializer[Automati
             "max_concurrency",
             "overlap_policy",
             "schedule_paused_until",
+            "publish_requires_tests",
             "webhook_url",
             "webhook_secret",
             "has_webhook_secret",

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from jmespath.exceptions import JMESPathError
 from rest_framework import serializers, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -18,6 +19,7 @@ from rest_framework.views import APIView
 
 from core.strict import StrictFieldsMixin, StrictSerializer
 from integrations.selectors import connection_url
+from workflows.drafts import NoDraft, draft_applied, draft_get
 from workflows.models import AutomationWorkflow, WorkflowTest
 from workflows.suites import CHECKS, workflow_tests_run
 
@@ -103,6 +105,9 @@ class TestRunRequestSerializer(StrictSerializer):
         default=list,
         help_text="Run only these cases (by name); empty: all.",
     )
+    draft = serializers.BooleanField(
+        default=False, help_text="Run them on the workflow's draft instead of what runs now."
+    )
 
 
 class CaseOutcomeSerializer(serializers.Serializer):
@@ -159,4 +164,9 @@ class WorkflowTestRunView(APIView):
         asked.is_valid(raise_exception=True)
         workflow = get_object_or_404(AutomationWorkflow, pk=workflow_id)
         names = asked.validated_data["names"] or None
+        if asked.validated_data["draft"]:
+            try:
+                workflow = draft_applied(workflow, draft_get(workflow))
+            except NoDraft as exc:
+                raise NotFound(str(exc)) from None
         return Response(workflow_tests_run(workflow=workflow, names=names))

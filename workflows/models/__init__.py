@@ -23,6 +23,7 @@ from workflows.models.workflows import (
     AutomationWorkflow,
     OverlapPolicy,
     TriggerType,
+    WorkflowDraft,
     WorkflowRevision,
     WorkflowType,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "StepEffect",
     "StepStatus",
     "TriggerType",
+    "WorkflowDraft",
     "WorkflowRevision",
     "WorkflowTest",
     "WorkflowType",

@@ -59,6 +59,8 @@ class AutomationWorkflow(models.Model):
     overlap_policy = models.CharField(max_length=16, choices=OverlapPolicy.choices, default="allow")
     # A schedule trigger fires nothing before this time (None: not paused).
     schedule_paused_until = models.DateTimeField(null=True, blank=True)
+    # Publishing the draft runs the workflow's test suite first and refuses on a failure.
+    publish_requires_tests = models.BooleanField(default=False)
 
     # Webhook trigger: the unguessable token of its URL, and the optional signing secrets. A new
     # secret keeps the previous one valid for a while, so senders can rotate without downtime.
@@ -130,3 +132,24 @@ class WorkflowRevision(models.Model):
 
     def __str__(self) -> str:
         return f"Workflow {self.workflow_id} revision {self.number}"
+
+
+class WorkflowDraft(models.Model):
+    """The workflow's unpublished definition: edits saved here do not change what runs until
+    they are published (which records a revision). Dry runs and tests can run it first."""
+
+    workflow = models.OneToOneField(
+        AutomationWorkflow, on_delete=models.CASCADE, related_name="draft"
+    )
+    # The revision fields edited: {name, description, workflow_type, trigger, actions, schedule,
+    # max_concurrency, overlap_policy}, all of them, as the workflow would be once published.
+    definition = models.JSONField(default=dict)
+    # The live revision the draft was started from (a publish in between is said, not merged).
+    based_on = models.PositiveIntegerField(null=True, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Draft of workflow {self.workflow_id}"

@@ -26,7 +26,7 @@ CHANGE_NOTE_MAX = 500
 DEFINITION_FIELDS = ("trigger", "actions", "schedule")
 EDITABLE_FIELDS = (
     "name", "description", "workflow_type", "is_active", "max_concurrency", "overlap_policy",
-    "schedule_paused_until", *DEFINITION_FIELDS,
+    "schedule_paused_until", "publish_requires_tests", *DEFINITION_FIELDS,
 )  # fmt: skip
 
 
@@ -92,7 +92,10 @@ def _revision_record(
     )
 
 
-def _audit(actor: Actor | None, action: str, workflow: AutomationWorkflow, **detail: Any) -> None:
+def workflow_audit(
+    actor: Actor | None, action: str, workflow: AutomationWorkflow, **detail: Any
+) -> None:
+    """Record what a person did to the workflow in the audit trail."""
     audit_record(
         actor=actor,
         action=action,
@@ -122,7 +125,7 @@ def workflow_create(
         workflow.save()
         _revision_record(workflow, user, change_note)
         schedule_sync(workflow=workflow)
-        _audit(actor, "created", workflow)
+        workflow_audit(actor, "created", workflow)
     return workflow
 
 
@@ -162,7 +165,7 @@ def workflow_update(
         if changed or new_secret:
             _changes_save(locked, data, changed, new_secret, user, change_note)
             fields = sorted({*changed, *(["webhook_secret"] if new_secret else [])})
-            _audit(actor, "updated", locked, fields=fields)
+            workflow_audit(actor, "updated", locked, fields=fields)
     workflow.refresh_from_db()
     return workflow
 
@@ -220,7 +223,7 @@ def workflow_delete(*, workflow: AutomationWorkflow, actor: Actor | None = None)
     """Delete the workflow; its executions and their steps go with it, and its schedule. The
     ``actor`` is audited (the entry outlives the workflow)."""
     with transaction.atomic():
-        _audit(actor, "deleted", workflow, executions=workflow.executions.count())
+        workflow_audit(actor, "deleted", workflow, executions=workflow.executions.count())
         workflow.is_active = False
         schedule_sync(workflow=workflow)
         workflow.delete()
