@@ -79,6 +79,16 @@ urlpatterns = [
         name="workflow-revisions",
     ),
     path(
+        "workflows/<int:workflow_id>/draft/publish/",
+        revisions.draft_publish_view,
+        name="workflow-draft-publish",
+    ),
+    path(
+        "workflows/<int:workflow_id>/draft/discard/",
+        revisions.draft_discard_view,
+        name="workflow-draft-discard",
+    ),
+    path(
         "workflows/<int:workflow_id>/revisions/<int:number>/restore/",
         revisions.revision_restore_confirm,
         name="workflow-revision-restore",

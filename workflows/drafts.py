@@ -60,10 +60,10 @@ def draft_save(
         if draft is None:
             draft = WorkflowDraft(workflow=workflow, based_on=_live_revision(workflow))
             draft.definition = definition_snapshot(workflow)
-        draft.definition = {
-            **draft.definition,
-            **{key: value for key, value in data.items() if key in REVISION_FIELDS},
-        }
+        edits = {key: value for key, value in data.items() if key in REVISION_FIELDS}
+        if "schedule" in edits:  # as revisions keep it: null when there is none
+            edits["schedule"] = edits["schedule"] or None
+        draft.definition = {**draft.definition, **edits}
         draft.updated_by_id = getattr(user, "pk", None)
         draft.save()
         changed = sorted(key for key in data if key in REVISION_FIELDS)
@@ -120,7 +120,7 @@ def draft_publish(
         note = change_note or f"Published the draft (started from revision {locked.based_on})."
         workflow = workflow_update(
             workflow=workflow, data=dict(locked.definition), user=user, change_note=note,
-            actor=actor,
+            actor=actor, published=True,
         )  # fmt: skip
         locked.delete()
         workflow_audit(actor, "published", workflow, version=workflow.version)

@@ -26,9 +26,10 @@ from dashboard.editor.trigger import cron_summary
 from dashboard.editor.variables import preview_context
 from dashboard.forms import WorkflowForm
 from dashboard.views.access import staff_required
+from workflows.drafts import draft_changes, draft_save
 from workflows.models import AutomationWorkflow
 from workflows.services.audit import actor_of_request
-from workflows.services.workflows import workflow_create, workflow_update
+from workflows.services.workflows import DEFINITION_FIELDS, workflow_create, workflow_update
 from workflows.templating import TemplateError, template_render
 
 TAB = {"tab": "workflows"}
@@ -95,12 +96,28 @@ def workflow_edit(request: HttpRequest, workflow_id: int) -> HttpResponse:
     if isinstance(result, HttpResponse):
         return result
     data = result.validated_data
+    actor = actor_of_request(request)
+    if workflow.publish_requires_tests:
+        # The definition goes live through the draft, once its tests pass; the rest at once.
+        gated = {key: data[key] for key in DEFINITION_FIELDS if key in data}
+        draft = draft_save(workflow=workflow, data=gated, user=request.user, actor=actor)
+        rest = {key: value for key, value in data.items() if key not in DEFINITION_FIELDS}
+        workflow_update(workflow=workflow, data=rest, user=request.user, actor=actor)
+        if draft_changes(workflow, draft):
+            messages.success(
+                request,
+                "Saved to the draft: what runs is unchanged until you publish it from "
+                "Revisions, where its tests run first.",
+            )
+            return redirect("dashboard:workflow-revisions", workflow.pk)
+        messages.success(request, f"Saved workflow “{workflow.name}”.")
+        return redirect("dashboard:workflow-detail", workflow.pk)
     workflow = workflow_update(
         workflow=workflow,
         data=data,
         user=request.user,
         change_note=data.get("change_note", ""),
-        actor=actor_of_request(request),
+        actor=actor,
     )
     messages.success(request, f"Saved workflow “{workflow.name}” (version {workflow.version}).")
     return redirect("dashboard:workflow-detail", workflow.pk)

@@ -6,6 +6,7 @@ revision (history is never rewritten)."""
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
 from dashboard import selectors
@@ -13,9 +14,16 @@ from dashboard.diffs import diff_view
 from dashboard.forms import RestoreForm, RevisionCompareForm
 from dashboard.views.access import staff_required
 from dashboard.views.common import paginate
-from workflows.drafts import draft_changes
+from workflows.drafts import (
+    NoDraft,
+    PublishRefused,
+    draft_changes,
+    draft_discard,
+    draft_publish,
+)
 from workflows.models import AutomationWorkflow, WorkflowDraft, WorkflowRevision
 from workflows.revisions import definition_text, workflow_revision_diff, workflow_revision_latest
+from workflows.services.audit import actor_of_request
 from workflows.services.workflows import workflow_revision_restore
 
 TAB = {"tab": "workflows"}
@@ -111,3 +119,43 @@ def revision_restore_confirm(request: HttpRequest, workflow_id: int, number: int
     }
     status = 400 if form.is_bound else 200
     return render(request, "dashboard/workflows/restore.html", context, status=status)
+
+
+@staff_required
+@require_POST
+def draft_publish_view(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """Publish the draft; with publish_requires_tests, only if its suite passes on it."""
+    workflow = selectors.workflow_get(workflow_id=workflow_id)
+    try:
+        published = draft_publish(
+            workflow=workflow, user=request.user, actor=actor_of_request(request)
+        )
+    except NoDraft as exc:
+        messages.error(request, str(exc))
+    except PublishRefused as exc:
+        failures = [
+            f"{case['name']}: {'; '.join(case['failures'])}"
+            for case in exc.tests["cases"]
+            if not case["ok"]
+        ]
+        messages.error(request, " ".join([exc.message, *failures]))
+    except serializers.ValidationError as exc:
+        messages.error(request, f"Not published: {exc.detail}")
+    else:
+        messages.success(
+            request, f"Published: “{published.name}” is at version {published.version}."
+        )
+    return redirect("dashboard:workflow-revisions", workflow.pk)
+
+
+@staff_required
+@require_POST
+def draft_discard_view(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = selectors.workflow_get(workflow_id=workflow_id)
+    try:
+        draft_discard(workflow=workflow, actor=actor_of_request(request))
+    except NoDraft as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Draft discarded: what runs is unchanged.")
+    return redirect("dashboard:workflow-revisions", workflow.pk)

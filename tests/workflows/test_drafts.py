@@ -2,6 +2,8 @@
 suite run the draft; publishing makes it live as a new revision, and with
 publish_requires_tests only when the suite passes on it."""
 
+import json
+
 import pytest
 from django.test import Client
 
@@ -131,5 +133,82 @@ def test_the_revisions_page_shows_the_draft_above_the_history(api, workflow, sta
     browser.force_login(staff_user)
     page = browser.get(f"/dashboard/workflows/{workflow.pk}/revisions/").content.decode()
     assert "Draft (not live)" in page
-    assert "It changes <code>actions</code>." in page
+    assert "It changes <code>actions</code>." in page, page[page.find("draft-heading") :][:800]
     assert page.index('id="draft"') < page.index('id="history-heading"')
+
+
+def test_with_publish_requires_tests_the_definition_changes_only_through_the_draft(
+    api, workflow, staff_user
+):
+    api.patch(f"{BASE}/workflows/{workflow.pk}", {"publish_requires_tests": True}, format="json")
+    direct = api.patch(f"{BASE}/workflows/{workflow.pk}", {"actions": DRAFT}, format="json")
+    assert direct.status_code == 400
+    assert "goes live through its draft" in direct.json()["actions"][0]
+    assert AutomationWorkflow.objects.get(pk=workflow.pk).actions == LIVE
+    renamed = api.patch(f"{BASE}/workflows/{workflow.pk}", {"name": "Hello"}, format="json")
+    assert renamed.status_code == 200, "a name is no behaviour: it changes at once"
+    import_document = {"workflows": [{"name": "Hello", "trigger": {"type": "manual"},
+                                      "actions": DRAFT}]}  # fmt: skip
+    imported = api.post(f"{BASE}/workflows/import", import_document, format="json")
+    assert imported.status_code == 400
+    assert "goes live through its draft" in json.dumps(imported.json())
+    assert AutomationWorkflow.objects.get(pk=workflow.pk).actions == LIVE
+
+
+def editor_form(**overrides):
+    data = {
+        "name": "Greeting", "description": "", "workflow_type": "custom",
+        "trigger": json.dumps({"type": "manual"}), "schedule": "", "actions": json.dumps(DRAFT),
+        "max_concurrency": "", "is_active": "on", "webhook_secret": "",
+    }  # fmt: skip
+    return {**data, **overrides}
+
+
+def test_the_editor_saves_to_the_draft_and_revisions_publishes_it_when_tests_pass(
+    api, workflow, staff_user
+):
+    api.patch(f"{BASE}/workflows/{workflow.pk}", {"publish_requires_tests": True}, format="json")
+    browser = Client()
+    browser.force_login(staff_user)
+    saved = browser.post(f"/dashboard/workflows/{workflow.pk}/edit/", editor_form(), follow=True)
+    assert saved.redirect_chain[-1][0] == f"/dashboard/workflows/{workflow.pk}/revisions/"
+    page = saved.content.decode()
+    assert "Saved to the draft" in page, page[page.find("<main") :][:1500]
+    assert "It changes <code>actions</code>." in page, page[page.find("draft-heading") :][:800]
+    assert AutomationWorkflow.objects.get(pk=workflow.pk).actions == LIVE
+    publish = f"/dashboard/workflows/{workflow.pk}/draft/publish/"
+    refused = browser.post(publish, follow=True).content.decode()
+    assert "no test case" in refused
+    api.post(f"{BASE}/workflows/{workflow.pk}/tests", SAYS_DRAFT, format="json")
+    done = browser.post(publish, follow=True).content.decode()
+    assert "Published: “Greeting” is at version 2." in done
+    assert AutomationWorkflow.objects.get(pk=workflow.pk).actions == DRAFT
+    assert not WorkflowDraft.objects.exists()
+
+
+def test_the_revisions_page_discards_the_draft(api, workflow, staff_user):
+    api.put(draft_url(workflow), {"actions": DRAFT}, format="json")
+    browser = Client()
+    browser.force_login(staff_user)
+    page = browser.post(
+        f"/dashboard/workflows/{workflow.pk}/draft/discard/", follow=True
+    ).content.decode()
+    assert "Draft discarded" in page
+    assert not WorkflowDraft.objects.exists()
+    assert AutomationWorkflow.objects.get(pk=workflow.pk).actions == LIVE
+
+
+def test_the_admin_refuses_a_definition_edit_that_must_go_through_the_draft(
+    api, workflow, admin_client
+):
+    api.patch(f"{BASE}/workflows/{workflow.pk}", {"publish_requires_tests": True}, format="json")
+    page = admin_client.get(f"/admin/workflows/automationworkflow/{workflow.pk}/change/")
+    form = page.context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update(actions=json.dumps(DRAFT), trigger=json.dumps(workflow.trigger))
+    data = {key: json.dumps(value) if isinstance(value, list | dict) else value
+            for key, value in data.items()}  # fmt: skip
+    answer = admin_client.post(f"/admin/workflows/automationworkflow/{workflow.pk}/change/", data)
+    assert answer.status_code == 200
+    assert "goes live through its draft" in answer.content.decode()
+    assert AutomationWorkflow.objects.get(pk=workflow.pk).actions == LIVE

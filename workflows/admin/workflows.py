@@ -22,6 +22,7 @@ from workflows.services.executions import (
 )
 from workflows.services.overlap import OverlapSkipped, overlap_settings
 from workflows.services.workflows import (
+    DEFINITION_FIELDS,
     EDITABLE_FIELDS,
     workflow_create,
     workflow_delete,
@@ -78,6 +79,8 @@ class WorkflowAdminForm(forms.ModelForm):
             )
             current = self.instance if self.instance.pk else None
             cleaned.update(overlap_settings(data=cleaned, current=current))
+            if current is not None and current.publish_requires_tests:
+                _definition_unchanged(current, cleaned)
         except serializers.ValidationError as exc:
             assert isinstance(exc.detail, dict)
             for field, detail in exc.detail.items():
@@ -85,6 +88,21 @@ class WorkflowAdminForm(forms.ModelForm):
                 for line in _error_lines(detail):
                     self.add_error(target, line)
         return cleaned
+
+
+def _definition_unchanged(workflow: AutomationWorkflow, cleaned: dict[str, Any]) -> None:
+    """The admin edits no definition that goes live through its draft."""
+    changed = [
+        key
+        for key in DEFINITION_FIELDS
+        if key in cleaned and (cleaned[key] or "") != (getattr(workflow, key) or "")
+    ]
+    if changed:
+        message = (
+            "This workflow goes live through its draft (publish_requires_tests): edit it in the "
+            "dashboard's editor or with PUT workflows/{id}/draft, then publish it."
+        )
+        raise serializers.ValidationError({key: [message] for key in changed})
 
 
 class RevisionInline(ReadOnlyAdminMixin, admin.TabularInline):

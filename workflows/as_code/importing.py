@@ -22,7 +22,12 @@ from workflows.as_code.references import ConnectionDirectory
 from workflows.definition import definition_validate
 from workflows.models import AutomationWorkflow, OverlapPolicy, TriggerType, WorkflowType
 from workflows.services.overlap import overlap_settings
-from workflows.services.workflows import trigger_anchored, workflow_create, workflow_update
+from workflows.services.workflows import (
+    DEFINITION_FIELDS,
+    trigger_anchored,
+    workflow_create,
+    workflow_update,
+)
 
 MAX_WORKFLOWS = 500
 DOCUMENT_KEYS = {"version", "workflows"}
@@ -194,6 +199,14 @@ def _plan(validated: list[dict[str, Any] | None], errors: Errors) -> list[Planne
         # An interval schedule the document gives without start_at keeps the one it has.
         data["trigger"] = trigger_anchored(data["trigger"], workflow.trigger, timezone.now())
         changed = [key for key in DOCUMENT_FIELDS if getattr(workflow, key) != data[key]]
+        gated = [key for key in changed if key in DEFINITION_FIELDS]
+        if gated and workflow.publish_requires_tests:
+            errors[f"workflows[{index}].{gated[0]}"] = [
+                f"{data['name']!r} goes live through its draft (publish_requires_tests): "
+                f"import leaves it alone; save {', '.join(gated)} with PUT "
+                f"workflows/{workflow.pk}/draft, then publish it."
+            ]
+            continue
         action = "updated" if changed else "unchanged"
         plan.append(PlannedWorkflow(data["name"], action, changed, workflow.pk, data))
     return plan

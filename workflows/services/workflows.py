@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
+from rest_framework import serializers
 
 from workflows.definition import definition_validate
 from workflows.models import AutomationWorkflow, TriggerType, WorkflowRevision
@@ -141,6 +142,7 @@ def workflow_update(
     user: User = None,
     change_note: str = "",
     actor: Actor | None = None,
+    published: bool = False,
 ) -> AutomationWorkflow:
     """Apply the given fields; a change to the definition bumps ``version``, and a change to any
     field of a revision (REVISION_FIELDS) records the next revision, by ``user`` with
@@ -149,7 +151,9 @@ def workflow_update(
 
     Concurrent edits of one workflow take turns on its row lock: each compares with, and bumps
     the version of, what the one before it wrote. Raises serializers.ValidationError when
-    ``max_concurrency`` would go with an overlap policy other than queue (overlap.py)."""
+    ``max_concurrency`` would go with an overlap policy other than queue (overlap.py), and when
+    the definition (trigger, actions, schedule) of a workflow with ``publish_requires_tests``
+    would change other than by publishing its draft (``published``) or restoring a revision."""
     with transaction.atomic():
         locked = AutomationWorkflow.objects.select_for_update().get(pk=workflow.pk)
         data = overlap_settings(data=data, current=locked)
@@ -161,6 +165,13 @@ def workflow_update(
             for key in EDITABLE_FIELDS
             if key in data and getattr(locked, key) != _normalised(key, data[key])
         ]
+        gated = [key for key in changed if key in DEFINITION_FIELDS]
+        if gated and locked.publish_requires_tests and not published:
+            message = (
+                "This workflow goes live through its draft (publish_requires_tests): save the "
+                f"change with PUT workflows/{locked.pk}/draft, then publish it."
+            )
+            raise serializers.ValidationError({key: [message] for key in gated})
         new_secret = data.get("webhook_secret")
         if changed or new_secret:
             _changes_save(locked, data, changed, new_secret, user, change_note)
@@ -212,7 +223,9 @@ def workflow_revision_restore(
         schedule=data.get("schedule", workflow.schedule),
     )
     note = change_note or f"Restored revision {number}."
-    return workflow_update(workflow=workflow, data=data, user=user, change_note=note)
+    return workflow_update(
+        workflow=workflow, data=data, user=user, change_note=note, published=True
+    )
 
 
 def workflow_set_active(*, workflow: AutomationWorkflow, is_active: bool) -> AutomationWorkflow:
