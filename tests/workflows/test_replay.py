@@ -2,8 +2,11 @@
 step, on its original or the current revision, with steps marked done — without repeating the
 effects its origin already made unless asked to."""
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
+from django.utils import timezone
 from rest_framework import serializers
 
 from alerts.models import Notification
@@ -11,6 +14,7 @@ from tests.factories import WorkflowFactory
 from workflows.engine import execution_run
 from workflows.models import AuditEntry, AutomationExecution, StepEffect
 from workflows.services.executions import execution_create
+from workflows.services.housekeeping import execution_prune
 from workflows.services.replay import execution_replay, replay_plan
 from workflows.services.workflows import workflow_update
 
@@ -123,6 +127,20 @@ class TestEffects:
         second = run(execution_replay(plan=replay_plan(execution=first)))
         assert second.effect_scope == origin.pk
         assert Notification.objects.filter(user=staff_user).count() == 1
+
+    def test_pruning_keeps_an_origin_while_a_replay_uses_its_ledger(self, staff_user, settings):
+        settings.EXECUTION_RETENTION_DAYS = 7
+        origin = failed_run()
+        first = run(execution_replay(plan=replay_plan(execution=origin)))
+        long_ago = timezone.now() - timedelta(days=30)
+        AutomationExecution.objects.filter(pk=origin.pk).update(created_at=long_ago)
+        assert execution_prune() == 0, "the replay still uses the origin's ledger"
+        assert StepEffect.objects.filter(key=f"{origin.pk}-tell").exists()
+        second = run(execution_replay(plan=replay_plan(execution=first)))
+        assert Notification.objects.filter(user=staff_user).count() == 1, "not sent again"
+        AutomationExecution.objects.filter(pk__in=[first.pk, second.pk]).update(created_at=long_ago)
+        assert execution_prune() == 3
+        assert not StepEffect.objects.exists()
 
     def test_an_effect_the_origin_never_made_is_made_once_by_the_replay(self, staff_user):
         origin = failed_run([BROKEN, NOTIFY])

@@ -114,6 +114,12 @@ class AutomationExecution(models.Model):
             models.Index(fields=["workflow", "-created_at"], name="execution_workflow_created"),
             models.Index(fields=["status", "-created_at"], name="execution_status_created"),
             models.Index(fields=["-created_at"], name="execution_created"),
+            # Pruning keeps the executions whose effect ledger a replay uses.
+            models.Index(
+                fields=["effect_scope"],
+                condition=Q(effect_scope__isnull=False),
+                name="execution_effect_scope",
+            ),
             models.Index(
                 fields=["status", "lease_expires_at"],
                 condition=Q(status__in=["queued", "running"]),

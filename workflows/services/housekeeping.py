@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from workflows.models import (
@@ -23,13 +24,21 @@ PRUNE_BATCH = 1000
 EXECUTIONS_SWEEP_WORKFLOWS = 200
 
 
-def execution_prune(*, now: datetime | None = None, batch: int = PRUNE_BATCH) -> int:
-    """Delete finished executions older than EXECUTION_RETENTION_DAYS, a batch per transaction,
-    so no lock is held for long. Returns how many were deleted."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.EXECUTION_RETENTION_DAYS)
-    old = AutomationExecution.objects.filter(
+def executions_prunable(cutoff: datetime) -> QuerySet[AutomationExecution]:
+    """Finished executions created before ``cutoff``, but for those a kept replay takes its
+    effect ledger from (``effect_scope``): their ledger rows would go with them, and a replay
+    of the replay would make their effects again. They go once their replays have gone."""
+    in_use = AutomationExecution.objects.filter(effect_scope__isnull=False).values("effect_scope")
+    return AutomationExecution.objects.filter(
         status__in=FINISHED_STATUSES, created_at__lt=cutoff
-    ).order_by("pk")
+    ).exclude(pk__in=in_use)
+
+
+def execution_prune(*, now: datetime | None = None, batch: int = PRUNE_BATCH) -> int:
+    """Delete finished executions older than EXECUTION_RETENTION_DAYS (executions_prunable), a
+    batch per transaction, so no lock is held for long. Returns how many were deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.EXECUTION_RETENTION_DAYS)
+    old = executions_prunable(cutoff).order_by("pk")
     deleted = 0
     while True:
         with transaction.atomic():

@@ -6,8 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from workflows.management.commands._lookup import USAGE_ERROR
-from workflows.models import FINISHED_STATUSES, AutomationExecution
-from workflows.services.housekeeping import execution_prune
+from workflows.services.housekeeping import execution_prune, executions_prunable
 
 
 class Command(BaseCommand):
@@ -34,9 +33,7 @@ class Command(BaseCommand):
             raise CommandError("--days must be at least 1.", returncode=USAGE_ERROR)
         now = timezone.now()
         if options["dry_run"]:
-            count = AutomationExecution.objects.filter(
-                status__in=FINISHED_STATUSES, created_at__lt=now - timedelta(days=days)
-            ).count()
+            count = executions_prunable(now - timedelta(days=days)).count()
             self.stdout.write(f"Would delete {count} executions older than {days} days.")
             return
         # The service keeps EXECUTION_RETENTION_DAYS before the ``now`` it is given: shifting
