@@ -280,6 +280,25 @@ class TestLinks:
         assert Client().post(links["bob"], {"reject": "1"}).status_code == 200
         assert resume(execution).status == "failed"
 
+    def test_a_telegram_message_carries_the_links_too(self, editors, httpserver, allow_loopback):
+        httpserver.expect_request("/bot42:tok/sendMessage").respond_with_json(
+            {"ok": True, "result": {"message_id": 7, "chat": {"id": 99}}}
+        )
+        bot = ConnectionFactory(
+            platform="telegram", webhook_url="", credentials={"bot_token": "42:tok"},
+            config={"api_base_url": httpserver.url_for("/"), "chat_id": 99},
+        )  # fmt: skip
+        workflow = approval_workflow(
+            approvers={"users": ["alice"]}, notify={"channel": "telegram", "connection": bot.pk}
+        )
+        execution = run(workflow)
+        [(request, _)] = httpserver.log
+        assert request.get_json()["chat_id"] == 99
+        links = links_in(request.get_json()["text"])
+        assert set(links) == {"alice"}
+        assert Client().post(links["alice"], {"approve": "1"}).status_code == 200
+        assert resume(execution).status == "completed"
+
     @pytest.mark.parametrize(
         "token",
         ["x", "e30", "e30:1xZdIR:bad", "." + "A" * 4000, "..:..:..", "eyJlIjoi", "%E2%80%AE"],
