@@ -3,8 +3,9 @@
 A workflow has at most one draft (WorkflowDraft): its whole definition as it would be once
 published (the revision fields). Saving a draft validates it as a workflow write would, and
 writes nothing else. Dry runs and the test suite can run the draft (``draft_applied``: the
-workflow in memory with the draft's definition, never saved). Publishing applies the draft
-through workflow_update, so it records a revision as any edit does, and deletes the draft;
+workflow in memory with the draft's definition, never saved). Publishing applies what the
+draft edits (the fields where it differs from the revision it started from) through
+workflow_update, so it records a revision as any edit does, and deletes the draft;
 with ``publish_requires_tests`` the suite runs on the draft first and a failure (or no case at
 all) refuses the publish, changing nothing.
 """
@@ -82,8 +83,19 @@ def draft_applied(workflow: AutomationWorkflow, draft: WorkflowDraft) -> Automat
 
 
 def draft_changes(workflow: AutomationWorkflow, draft: WorkflowDraft) -> list[str]:
-    """The revision fields where the draft differs from the live definition."""
-    return definition_changed_fields(definition_snapshot(workflow), draft.definition)
+    """The revision fields the draft edits: where it differs from the revision it started
+    from (or, without one, from the live definition). Only these go live when it is published,
+    so an edit made live meanwhile to another field is kept."""
+    base = (
+        WorkflowRevision.objects.filter(workflow=workflow, number=draft.based_on)
+        .values_list("definition", flat=True)
+        .first()
+        if draft.based_on is not None
+        else None
+    )
+    if base is None:
+        base = definition_snapshot(workflow)
+    return definition_changed_fields(base, draft.definition)
 
 
 def draft_discard(*, workflow: AutomationWorkflow, actor: Actor | None = None) -> None:
@@ -118,8 +130,9 @@ def draft_publish(
         if locked is None:
             raise NoDraft(f"Workflow {workflow.pk}'s draft was published or discarded meanwhile.")
         note = change_note or f"Published the draft (started from revision {locked.based_on})."
+        edits = {key: locked.definition[key] for key in draft_changes(workflow, locked)}
         workflow = workflow_update(
-            workflow=workflow, data=dict(locked.definition), user=user, change_note=note,
+            workflow=workflow, data=edits, user=user, change_note=note,
             actor=actor, published=True,
         )  # fmt: skip
         locked.delete()

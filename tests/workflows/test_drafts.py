@@ -212,3 +212,11 @@ def test_the_admin_refuses_a_definition_edit_that_must_go_through_the_draft(
     assert answer.status_code == 200
     assert "goes live through its draft" in answer.content.decode()
     assert AutomationWorkflow.objects.get(pk=workflow.pk).actions == LIVE
+
+
+def test_publishing_keeps_a_live_edit_made_meanwhile_to_a_field_the_draft_left_alone(api, workflow):
+    api.put(draft_url(workflow), {"actions": DRAFT}, format="json")
+    api.patch(f"{BASE}/workflows/{workflow.pk}", {"name": "Renamed live"}, format="json")
+    assert api.get(draft_url(workflow)).json()["changed_fields"] == ["actions"]
+    published = api.post(f"{draft_url(workflow)}/publish", {}, format="json").json()
+    assert (published["name"], published["actions"]) == ("Renamed live", DRAFT)

@@ -4,14 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0015_workflow_draft'),
+        ("workflows", "0015_workflow_draft"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='automationexecution',
-            index=models.Index(condition=models.Q(('effect_scope__isnull', False)), fields=['effect_scope'], name='execution_effect_scope'),
+            model_name="automationexecution",
+            index=models.Index(
+                condition=models.Q(("effect_scope__isnull", False)),
+                fields=["effect_scope"],
+                name="execution_effect_scope",
+            ),
         ),
     ]
