@@ -80,6 +80,7 @@ class WorkflowDraftView(APIView):
         "workflow write; what runs does not change until the draft is published.",
     )
     def put(self, request: Request, workflow_id: str) -> Response:
+        """Save definition fields to the workflow's draft."""
         workflow = get_object_or_404(AutomationWorkflow, pk=workflow_id)
         body = request.data if isinstance(request.data, dict) else {}
         others = sorted(set(body) - set(REVISION_FIELDS))
@@ -127,6 +128,7 @@ class WorkflowDraftPublishView(APIView):
         "its outcome (`tests`), changing nothing.",
     )
     def post(self, request: Request, workflow_id: str) -> Response:
+        """Make the workflow's draft live."""
         asked = PublishSerializer(data=request.data)
         asked.is_valid(raise_exception=True)
         workflow = get_object_or_404(AutomationWorkflow, pk=workflow_id)
