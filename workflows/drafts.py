@@ -17,7 +17,12 @@ from typing import Any
 from django.db import transaction
 
 from workflows.models import AutomationWorkflow, WorkflowDraft, WorkflowRevision
-from workflows.revisions import REVISION_FIELDS, definition_changed_fields, definition_snapshot
+from workflows.revisions import (
+    REVISION_FIELDS,
+    definition_changed_fields,
+    definition_snapshot,
+    workflow_revision_latest,
+)
 from workflows.services.audit import Actor
 from workflows.services.workflows import User, workflow_audit, workflow_update
 from workflows.suites import workflow_tests_run
@@ -38,11 +43,6 @@ class PublishRefused(Exception):
         return self.message
 
 
-def _live_revision(workflow: AutomationWorkflow) -> int | None:
-    latest = WorkflowRevision.objects.filter(workflow=workflow).order_by("-number")
-    return latest.values_list("number", flat=True).first()
-
-
 def draft_get(workflow: AutomationWorkflow) -> WorkflowDraft:
     draft = WorkflowDraft.objects.filter(workflow=workflow).first()
     if draft is None:
@@ -59,7 +59,8 @@ def draft_save(
     with transaction.atomic():
         draft = WorkflowDraft.objects.select_for_update().filter(workflow=workflow).first()
         if draft is None:
-            draft = WorkflowDraft(workflow=workflow, based_on=_live_revision(workflow))
+            latest = workflow_revision_latest(workflow=workflow)
+            draft = WorkflowDraft(workflow=workflow, based_on=latest.number if latest else None)
             draft.definition = definition_snapshot(workflow)
         edits = {key: value for key, value in data.items() if key in REVISION_FIELDS}
         if "schedule" in edits:  # as revisions keep it: null when there is none

@@ -26,7 +26,7 @@ from workflows.drafts import (
     draft_save,
 )
 from workflows.models import AutomationWorkflow, WorkflowDraft
-from workflows.revisions import REVISION_FIELDS
+from workflows.revisions import REVISION_FIELDS, workflow_revision_latest
 from workflows.services.audit import actor_of_request
 from workflows.services.dry_run import workflow_dry_run
 
@@ -46,13 +46,13 @@ class DraftSerializer(serializers.Serializer):
 
 
 def _shown(workflow: AutomationWorkflow, draft: WorkflowDraft) -> dict[str, Any]:
-    live = workflow.revisions.order_by("-number").values_list("number", flat=True).first()
+    live = workflow_revision_latest(workflow=workflow)
     return {
         "workflow": workflow.pk,
         "definition": draft.definition,
         "changed_fields": draft_changes(workflow, draft),
         "based_on": draft.based_on,
-        "live_revision": live,
+        "live_revision": live.number if live else None,
         "updated_at": draft.updated_at,
         "updated_by": draft.updated_by.get_username() if draft.updated_by else None,
     }
